@@ -1,0 +1,84 @@
+//! Command-line interface: every flag defined once, documented for `--help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Rampart: Prometheus remote-write relay and long-term metrics store.
+#[derive(Debug, Parser)]
+#[command(name = "rampart", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Modes and admin commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run everything in one process on local disk (the quick start).
+    All(ServeArgs),
+    /// Run the store: remote-write ingest, storage engine, query API.
+    Store(ServeArgs),
+    /// Inspect a stopped store's data directory (like `promtool tsdb`).
+    #[command(subcommand)]
+    Tsdb(TsdbCommand),
+}
+
+/// Flags shared by the serving modes. A flag given on the command line
+/// overrides the same setting in the config file.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// YAML config file; every key has a default, so the file is optional.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory for the WAL and the database [default: ./data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on for HTTP [default: 127.0.0.1:9090].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// How long to keep data, e.g. `15d`, `12h`; `0` keeps data forever and
+    /// accepts samples at any timestamp >= 0 (backfill) [default: 15d].
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse_duration)]
+    pub retention: Option<std::time::Duration>,
+}
+
+/// Admin commands on a stopped store's data directory.
+#[derive(Debug, Subcommand)]
+pub enum TsdbCommand {
+    /// Series, samples, bytes on disk and bytes per sample, per partition.
+    Stats(TsdbStatsArgs),
+    /// Print samples as `{labels} value timestamp_ms`, one per line.
+    Dump(TsdbDumpArgs),
+}
+
+/// `rampart tsdb stats`.
+#[derive(Debug, Args)]
+pub struct TsdbStatsArgs {
+    /// Data directory of the store.
+    #[arg(long, value_name = "DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+}
+
+/// `rampart tsdb dump`.
+#[derive(Debug, Args)]
+pub struct TsdbDumpArgs {
+    /// Data directory of the store.
+    #[arg(long, value_name = "DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Tenant whose data to dump.
+    #[arg(long, default_value = crate::tenant::DEFAULT_TENANT)]
+    pub tenant: String,
+    /// Series selector, e.g. `{job="node"}` or `up{instance=~"a.*"}`; all
+    /// series when absent.
+    #[arg(long = "match", value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Earliest timestamp to dump, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = i64::MIN, allow_negative_numbers = true)]
+    pub min_time: i64,
+    /// Latest timestamp to dump, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = i64::MAX, allow_negative_numbers = true)]
+    pub max_time: i64,
+}

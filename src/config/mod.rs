@@ -1,0 +1,160 @@
+//! The YAML config of the serving modes. Every key has a default (in the
+//! `impl Default` of its struct), so an empty file, or none, is valid.
+//! Unknown keys are errors, reported with their path.
+
+pub mod size;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cli::ServeArgs;
+use crate::ingest::IngestLimits;
+pub use store::StorageConfig;
+
+/// Root of the config file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// HTTP listen address.
+    pub listen: SocketAddr,
+    /// Directory for the WAL and the database.
+    pub data_dir: PathBuf,
+    /// Storage engine settings.
+    pub storage: StorageConfig,
+    /// Limits applied to remote-write requests.
+    pub ingest: IngestLimits,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            data_dir: PathBuf::from("./data"),
+            storage: StorageConfig::default(),
+            ingest: IngestLimits::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// Log output.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Filter in `tracing` syntax, e.g. `info` or `rampart=debug,info`;
+    /// the `RUST_LOG` environment variable overrides it.
+    pub level: String,
+    /// `text` for people, `json` for log pipelines.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { level: "info".into(), format: LogFormat::Text }
+    }
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A config file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The YAML is malformed or has unknown keys or bad values.
+    #[error("config file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error, with the key path.
+        #[source]
+        source: serde_path_to_error::Error<serde_yaml::Error>,
+    },
+}
+
+impl Config {
+    /// Loads the config file (if any) and applies command-line overrides.
+    pub fn load(args: &ServeArgs) -> Result<Self, ConfigError> {
+        let mut config = match &args.config {
+            Some(path) => Self::from_file(path)?,
+            None => Self::default(),
+        };
+        if let Some(d) = &args.data_dir {
+            config.data_dir = d.clone();
+        }
+        if let Some(l) = args.listen {
+            config.listen = l;
+        }
+        if let Some(r) = args.retention {
+            config.storage.retention = r;
+        }
+        Ok(config)
+    }
+
+    /// Parses a config file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Self::from_yaml(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })
+    }
+
+    /// Parses config YAML; an empty document gives the defaults.
+    pub fn from_yaml(text: &str) -> Result<Self, serde_path_to_error::Error<serde_yaml::Error>> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text))
+    }
+
+    /// The storage engine options this config describes.
+    pub fn storage_options(&self) -> rampart_storage::Options {
+        self.storage.to_options(&self.data_dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_config_parses_and_matches_defaults() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/config/store.yaml"))
+            .expect("sample config exists");
+        let sample = Config::from_yaml(&text).expect("sample config parses");
+        let defaults = Config::default();
+        assert_eq!(format!("{:?}", sample.storage), format!("{:?}", defaults.storage));
+        assert_eq!(sample.listen, defaults.listen);
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_path() {
+        let err = Config::from_yaml("storage:\n  retentoin: 1d\n").expect_err("unknown key");
+        assert_eq!(err.path().to_string(), "storage.retentoin");
+        assert!(err.to_string().contains("unknown field `retentoin`"), "{err}");
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        assert_eq!(Config::from_yaml("").expect("empty").listen, Config::default().listen);
+    }
+}

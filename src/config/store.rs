@@ -1,0 +1,143 @@
+//! `storage:` section: the storage engine's settings as users write them,
+//! converted into `rampart_storage::Options` in one place.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rampart_storage::{FsyncPolicy, Options};
+use serde::Deserialize;
+
+use super::size::deserialize_size;
+use crate::duration::deserialize_duration;
+
+/// Storage engine settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// How long to keep data (`15d`); `0` keeps it forever and accepts
+    /// samples at any timestamp >= 0.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub retention: Duration,
+    /// Width of a time partition; retention, compaction and sealing work on
+    /// whole partitions.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub partition_duration: Duration,
+    /// How far behind a series' newest sample an older sample is still
+    /// accepted; partitions are sealed once their end is this far past.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub out_of_order_window: Duration,
+    /// Write-ahead log.
+    pub wal: WalConfig,
+    /// In-memory head.
+    pub head: HeadConfig,
+    /// Background compaction.
+    pub compaction: CompactionConfig,
+}
+
+/// `storage.wal`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WalConfig {
+    /// Segment size before rotation (`128MiB`).
+    #[serde(deserialize_with = "deserialize_size")]
+    pub segment_size: u64,
+    /// `always`: fsync before acknowledging each write (group commit);
+    /// `interval`: fsync every `fsync_interval`; `never`: leave it to the OS.
+    pub fsync: FsyncMode,
+    /// Period of background fsyncs when `fsync: interval`.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub fsync_interval: Duration,
+}
+
+/// When the WAL is fsynced.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncMode {
+    /// Before acknowledging each write (group commit).
+    Always,
+    /// Periodically in the background.
+    Interval,
+    /// Never explicitly.
+    Never,
+}
+
+/// `storage.head`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeadConfig {
+    /// How often closed chunks go to RocksDB and the WAL is checkpointed.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub flush_interval: Duration,
+    /// Samples per in-memory chunk.
+    pub chunk_samples: u16,
+}
+
+/// `storage.compaction`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompactionConfig {
+    /// How often retention, merging and sealing run.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub interval: Duration,
+    /// Samples per chunk after merging.
+    pub chunk_samples: u16,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        let o = Options::default();
+        Self {
+            retention: o.retention,
+            partition_duration: o.partition_duration,
+            out_of_order_window: o.out_of_order_window,
+            wal: WalConfig::default(),
+            head: HeadConfig::default(),
+            compaction: CompactionConfig::default(),
+        }
+    }
+}
+
+impl Default for WalConfig {
+    fn default() -> Self {
+        Self {
+            segment_size: Options::default().wal_segment_size,
+            fsync: FsyncMode::Always,
+            fsync_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl Default for HeadConfig {
+    fn default() -> Self {
+        let o = Options::default();
+        Self { flush_interval: o.head_flush_interval, chunk_samples: o.head_chunk_samples }
+    }
+}
+
+impl Default for CompactionConfig {
+    fn default() -> Self {
+        Self { interval: Duration::from_secs(5 * 60), chunk_samples: Options::default().compacted_chunk_samples }
+    }
+}
+
+impl StorageConfig {
+    /// Engine options for a data directory.
+    pub fn to_options(&self, data_dir: &Path) -> Options {
+        Options {
+            data_dir: data_dir.to_owned(),
+            retention: self.retention,
+            partition_duration: self.partition_duration,
+            out_of_order_window: self.out_of_order_window,
+            wal_segment_size: self.wal.segment_size,
+            wal_fsync: match self.wal.fsync {
+                FsyncMode::Always => FsyncPolicy::Always,
+                FsyncMode::Interval => FsyncPolicy::Interval(self.wal.fsync_interval),
+                FsyncMode::Never => FsyncPolicy::Never,
+            },
+            head_flush_interval: self.head.flush_interval,
+            head_chunk_samples: self.head.chunk_samples,
+            compacted_chunk_samples: self.compaction.chunk_samples,
+            read_only: false,
+        }
+    }
+}

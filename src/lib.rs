@@ -1,0 +1,33 @@
+//! `rampart`: the service. Remote-write ingest, the HTTP API and the
+//! serving modes, on top of the `rampart-storage` engine.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`cli`] | command-line flags |
+//! | [`config`] | the YAML config tree and its defaults |
+//! | [`proto`] | Prometheus remote write/read protobuf types |
+//! | [`tenant`] | tenant identity from request headers |
+//! | [`ingest`] | remote-write decoding, validation and responses |
+//! | [`api`] | HTTP routes |
+//! | [`server`] | running a serving mode |
+//! | [`telemetry`] | logs and `/metrics` |
+//! | [`tsdb_cmd`] | `rampart tsdb` admin commands |
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod duration;
+pub mod error_class;
+pub mod ingest;
+pub mod proto;
+pub mod server;
+pub mod telemetry;
+pub mod tenant;
+pub mod tsdb_cmd;
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

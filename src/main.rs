@@ -1,0 +1,38 @@
+//! The `rampart` binary: parse the command line, load the config, start the
+//! chosen mode. Nothing else lives here.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use rampart::cli::{Cli, Command, TsdbCommand};
+use rampart::config::{Config, LogConfig};
+use rampart::{server, telemetry, tsdb_cmd};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rampart: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::All(args) | Command::Store(args) => {
+            let config = Config::load(&args)?;
+            telemetry::init_logging(&config.log);
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(server::run(config))
+        }
+        Command::Tsdb(cmd) => {
+            telemetry::init_logging(&LogConfig { level: "warn".into(), ..LogConfig::default() });
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            match cmd {
+                TsdbCommand::Stats(args) => tsdb_cmd::stats(&args, &mut out),
+                TsdbCommand::Dump(args) => tsdb_cmd::dump(&args, &mut out),
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Runs the store (and, for `rampart all`, everything else in-process): binds
+//! the listener, serves HTTP at once, opens the engine in the background,
+//! runs the periodic head flush and compaction, and shuts down on SIGTERM or
+//! SIGINT after a final flush.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use rampart_storage::Db;
+use tokio::net::TcpListener;
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+
+/// Serves until a shutdown signal.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
+    tracing::info!(listen = %config.listen, data_dir = %config.data_dir.display(), "rampart starting");
+    let state = Arc::new(AppState::new(config.ingest.clone()));
+    let server = tokio::spawn({
+        let app = api::router(state.clone());
+        async move { axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await }
+    });
+
+    let opts = config.storage_options();
+    let db = tokio::task::spawn_blocking(move || Db::open(opts)).await?.context("opening the storage engine")?;
+    let db = Arc::new(db);
+    let _ = state.db.set(db.clone());
+    tracing::info!("rampart ready");
+
+    let flush = spawn_periodic(db.clone(), config.storage.head.flush_interval, |db| db.flush_head(false).map(|_| ()));
+    let compact = spawn_periodic(db.clone(), config.storage.compaction.interval, |db| {
+        db.compact(crate::now_ms(), false).map(|_| ())
+    });
+
+    server.await?.context("serving HTTP")?;
+    flush.abort();
+    compact.abort();
+    tracing::info!("shutting down: flushing the head");
+    let db = db.clone();
+    tokio::task::spawn_blocking(move || db.flush_head(false)).await??;
+    tracing::info!("rampart stopped");
+    Ok(())
+}
+
+/// Runs `job` on a blocking thread every `every`; errors are logged (and
+/// counted by the engine), and the next run tries again.
+fn spawn_periodic(
+    db: Arc<Db>,
+    every: Duration,
+    job: fn(&Db) -> rampart_storage::Result<()>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let db = db.clone();
+            // Errors are logged by the engine where they happen.
+            let _ = tokio::task::spawn_blocking(move || job(&db)).await;
+        }
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

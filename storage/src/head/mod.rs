@@ -1,0 +1,127 @@
+//! The head: every series that currently holds in-memory data, sharded by
+//! label hash (for appends) and by id (for reads and WAL replay).
+//!
+//! Locks, in the order they may be taken:
+//! 1. `creation` serialises series creation and removal, so that a series'
+//!    WAL record and index entry exist before any append can reach it;
+//! 2. a `by_id` shard, then a `by_key` shard (never held during I/O);
+//! 3. a series' own state mutex (see [`series`]).
+
+pub mod series;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::labels::Labels;
+pub use series::{AppendOutcome, AppendRules, MemSeries, SeriesState};
+
+/// Number of shards of each map (a power of two).
+const SHARDS: usize = 256;
+
+type KeyShard = HashMap<u64, Vec<Arc<MemSeries>>>;
+type IdShard = HashMap<u64, Arc<MemSeries>>;
+
+/// The set of in-memory series.
+pub struct Head {
+    hasher: ahash::RandomState,
+    by_key: Box<[RwLock<KeyShard>]>,
+    by_id: Box<[RwLock<IdShard>]>,
+    /// Serialises creation and removal of series.
+    pub creation: Mutex<()>,
+    next_id: AtomicU64,
+}
+
+impl Head {
+    /// An empty head whose new series ids start after `max_id`.
+    pub fn new(max_id: u64) -> Self {
+        Self {
+            hasher: ahash::RandomState::with_seeds(1, 2, 3, 4),
+            by_key: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            by_id: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            creation: Mutex::new(()),
+            next_id: AtomicU64::new(max_id + 1),
+        }
+    }
+
+    /// Writes the head identity of a series (`tenant | labels`) into `buf`.
+    pub fn series_key(tenant: u32, labels: &Labels, buf: &mut Vec<u8>) {
+        buf.clear();
+        buf.extend_from_slice(&tenant.to_be_bytes());
+        labels.encode_into(buf);
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The series with identity `key`, if it is in the head.
+    pub fn get_by_key(&self, key: &[u8]) -> Option<Arc<MemSeries>> {
+        let h = self.hash(key);
+        let shard = self.by_key[h as usize % SHARDS].read();
+        shard.get(&h)?.iter().find(|s| &*s.key == key).cloned()
+    }
+
+    /// The series with id `id`, if it is in the head.
+    pub fn get_by_id(&self, id: u64) -> Option<Arc<MemSeries>> {
+        self.by_id[id as usize % SHARDS].read().get(&id).cloned()
+    }
+
+    /// Allocates a new series id. Caller holds `creation`.
+    pub fn allocate_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Makes sure ids handed out later are above `id` (WAL replay).
+    pub fn observe_id(&self, id: u64) {
+        self.next_id.fetch_max(id + 1, Ordering::Relaxed);
+    }
+
+    /// Inserts a series. Caller holds `creation` and has checked it is absent.
+    pub fn insert(&self, series: Arc<MemSeries>) {
+        let h = self.hash(&series.key);
+        self.by_id[series.id as usize % SHARDS].write().insert(series.id, series.clone());
+        self.by_key[h as usize % SHARDS].write().entry(h).or_default().push(series);
+    }
+
+    /// Every series in the head.
+    pub fn all(&self) -> Vec<Arc<MemSeries>> {
+        self.by_id.iter().flat_map(|s| s.read().values().cloned().collect::<Vec<_>>()).collect()
+    }
+
+    /// Number of series in the head.
+    pub fn len(&self) -> usize {
+        self.by_id.iter().map(|s| s.read().len()).sum()
+    }
+
+    /// Removes series that hold no head data and that nobody else references.
+    /// Returns how many were removed. Takes `creation` itself.
+    pub fn remove_idle(&self) -> usize {
+        let _creation = self.creation.lock();
+        let mut removed = 0;
+        for shard in self.by_id.iter() {
+            let mut ids = shard.write();
+            ids.retain(|_, s| {
+                // Appenders clone series out of the key map, so hold its shard
+                // while deciding. Two references: this map and the key map; a
+                // third means an appender or reader holds it right now.
+                let h = self.hash(&s.key);
+                let mut keys = self.by_key[h as usize % SHARDS].write();
+                let idle = Arc::strong_count(s) == 2 && s.state.lock().is_empty();
+                if idle {
+                    if let Some(list) = keys.get_mut(&h) {
+                        list.retain(|x| x.id != s.id);
+                        if list.is_empty() {
+                            keys.remove(&h);
+                        }
+                    }
+                    removed += 1;
+                }
+                !idle
+            });
+        }
+        removed
+    }
+}

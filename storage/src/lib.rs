@@ -1,0 +1,46 @@
+//! `rampart-storage`: Rampart's time-series storage engine.
+//!
+//! The engine knows nothing of HTTP, authentication or PromQL syntax. The
+//! write path runs `wal → head → persist → compact`; the read path runs
+//! `querier → head + persist → chunkenc`. See `storage/README.md` for the
+//! module map, the lock order and the on-disk formats in `docs/format/`.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`chunkenc`] | Gorilla chunk codec (delta-of-delta timestamps, XOR floats); no I/O |
+//! | [`wal`] | segment files: framing, CRC32, group commit, fsync, torn-tail repair |
+//! | [`labels`] | label sets and their canonical byte form |
+//! | `model` | samples, exemplars, metric metadata |
+//! | `record` | what a WAL or checkpoint record holds |
+//! | `head` | in-memory series: open chunks, out-of-order samples, flush snapshots |
+//! | [`persist`] | RocksDB: series index, postings, partitioned chunks, metadata |
+//! | `compact` | merging, re-encoding, sealing and retention of partitions |
+//! | `querier` | label matchers → postings → samples over head and RocksDB |
+//! | `db` | [`Db`]: opens, replays, appends, flushes; composes the above |
+
+#![deny(missing_docs)]
+
+mod checkpoint;
+pub mod chunkenc;
+mod compact;
+mod db;
+mod error;
+mod head;
+pub mod labels;
+mod matcher;
+pub mod metrics;
+mod model;
+mod options;
+pub mod persist;
+mod querier;
+mod record;
+pub mod wal;
+
+pub use compact::CompactionSummary;
+pub use db::{AppendResult, Db, FlushSummary, Rejection, RejectionKind, SeriesAppend};
+pub use error::{Error, Result};
+pub use labels::{Label, Labels};
+pub use matcher::{MatchKind, Matcher};
+pub use model::{Exemplar, Metadata, Sample, STALE_NAN_BITS};
+pub use options::{FsyncPolicy, Options};
+pub use querier::{PartitionStats, Querier, SeriesSamples, Stats};

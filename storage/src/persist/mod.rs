@@ -1,0 +1,741 @@
+//! Persisted state in RocksDB: the series index, postings, closed chunks in
+//! time partitions, tenants, metadata and exemplars.
+//!
+//! Column families (layout in `storage/docs/format/rocksdb.md`):
+//!
+//! | family | key | value |
+//! |---|---|---|
+//! | `meta` | `format`, `tenant/<name>`, `checkpoint`, `partition/<start>` | see doc |
+//! | `series` | series id | tenant, labels |
+//! | `series_by_labels` | tenant, labels | series id |
+//! | `postings` | tenant, name, value, series id | empty |
+//! | `metadata` | tenant, metric family | type, help, unit |
+//! | `exemplars` | tenant, series id, time | labels, value |
+//! | `chunks_<start_ms>` | tenant, series id, min time | chunk value |
+//!
+//! One family per time partition means retention drops a partition's files
+//! at once (`drop_cf`). Series ids are global (unique across tenants), and
+//! every key that serves a query starts with the tenant id, so one tenant's
+//! reads can never reach another's keys.
+//!
+//! Locks: `partitions` guards the in-memory partition table; `tenants`
+//! serialises tenant creation. Neither is held during RocksDB reads of chunk
+//! data.
+
+pub mod keys;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use rocksdb::{
+    BlockBasedOptions, BoundColumnFamily, ColumnFamilyDescriptor, DBCompressionType, DBWithThreadMode, IteratorMode,
+    MultiThreaded, ReadOptions, WriteBatch, WriteOptions,
+};
+
+use crate::error::{Error, Result};
+use crate::labels::Labels;
+
+/// The RocksDB handle type used throughout the engine.
+pub type Rocks = DBWithThreadMode<MultiThreaded>;
+
+/// Format identifier stored under `meta/format`; see `docs/format/rocksdb.md`.
+pub const FORMAT: &str = "rampart-storage/1";
+
+const CF_META: &str = "meta";
+const CF_SERIES: &str = "series";
+const CF_SERIES_BY_LABELS: &str = "series_by_labels";
+const CF_POSTINGS: &str = "postings";
+const CF_METADATA: &str = "metadata";
+const CF_EXEMPLARS: &str = "exemplars";
+/// Prefix of the per-partition chunk families.
+const CF_CHUNKS_PREFIX: &str = "chunks_";
+const INDEX_FAMILIES: [&str; 6] = [CF_META, CF_SERIES, CF_SERIES_BY_LABELS, CF_POSTINGS, CF_METADATA, CF_EXEMPLARS];
+
+const KEY_FORMAT: &[u8] = b"format";
+const KEY_CHECKPOINT: &[u8] = b"checkpoint";
+const KEY_TENANT_PREFIX: &[u8] = b"tenant/";
+const KEY_PARTITION_PREFIX: &[u8] = b"partition/";
+
+/// Bloom filter bits per key for point lookups in the index families.
+const BLOOM_BITS_PER_KEY: f64 = 10.0;
+/// Data block size of chunk families: large blocks compress better and chunk
+/// reads are sequential per series.
+const CHUNK_BLOCK_SIZE: usize = 64 << 10;
+
+/// Lifecycle state of a partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartitionState {
+    /// Still accepts chunks.
+    Open,
+    /// Being sealed by a compaction run: refuses samples already (in memory
+    /// only; a crash returns it to `Open`).
+    Sealing,
+    /// Immutable; its content digest is recorded.
+    Sealed {
+        /// SHA-256 over the partition's keys and values in key order.
+        digest: [u8; 32],
+    },
+}
+
+/// What the engine knows about one partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Partition {
+    /// Inclusive start, milliseconds.
+    pub start: i64,
+    /// Exclusive end, milliseconds.
+    pub end: i64,
+    /// Open or sealed.
+    pub state: PartitionState,
+}
+
+/// A chunk to write: its partition, identity and encoded value parts.
+#[derive(Clone, Debug)]
+pub struct ChunkWrite {
+    /// Tenant id.
+    pub tenant: u32,
+    /// Series id.
+    pub series: u64,
+    /// First sample time.
+    pub min_t: i64,
+    /// Last sample time.
+    pub max_t: i64,
+    /// Encoding byte (see `chunkenc::Encoding`).
+    pub encoding: u8,
+    /// Encoded chunk.
+    pub bytes: Arc<[u8]>,
+}
+
+/// A chunk read back from a partition.
+#[derive(Clone, Debug)]
+pub struct StoredChunk {
+    /// First sample time.
+    pub min_t: i64,
+    /// Last sample time.
+    pub max_t: i64,
+    /// Encoding byte.
+    pub encoding: u8,
+    /// Encoded chunk.
+    pub bytes: Arc<[u8]>,
+}
+
+/// The RocksDB side of the engine.
+pub struct Persist {
+    db: Rocks,
+    path: PathBuf,
+    partition_ms: i64,
+    read_only: bool,
+    /// Partition table, keyed by start time.
+    partitions: RwLock<BTreeMap<i64, Partition>>,
+    /// Tenant name → id cache; creation is serialised by this lock.
+    tenants: Mutex<HashMap<String, u32>>,
+}
+
+impl Persist {
+    /// Opens (or creates) the RocksDB instance at `path`.
+    pub fn open(path: &Path, partition_ms: i64, read_only: bool) -> Result<Self> {
+        let mut opts = rocksdb::Options::default();
+        opts.create_if_missing(!read_only);
+        opts.create_missing_column_families(!read_only);
+        opts.set_max_background_jobs(2);
+        opts.set_bytes_per_sync(1 << 20);
+        let existing = if path.join("CURRENT").exists() {
+            Rocks::list_cf(&opts, path).map_err(Error::rocks("list column families"))?
+        } else if read_only {
+            return Err(Error::Io {
+                op: "open",
+                path: path.to_owned(),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        } else {
+            Vec::new()
+        };
+        let mut names: Vec<String> = INDEX_FAMILIES.iter().map(|s| s.to_string()).collect();
+        names.extend(existing.into_iter().filter(|n| n.starts_with(CF_CHUNKS_PREFIX)));
+        let descriptors: Vec<_> = names.iter().map(|n| ColumnFamilyDescriptor::new(n, cf_options(n))).collect();
+        let db = if read_only {
+            Rocks::open_cf_descriptors_read_only(&opts, path, descriptors, false)
+        } else {
+            Rocks::open_cf_descriptors(&opts, path, descriptors)
+        }
+        .map_err(Error::rocks("open"))?;
+        let persist = Self {
+            db,
+            path: path.to_owned(),
+            partition_ms,
+            read_only,
+            partitions: RwLock::new(BTreeMap::new()),
+            tenants: Mutex::new(HashMap::new()),
+        };
+        persist.check_format()?;
+        persist.load_partitions(&names)?;
+        persist.load_tenants()?;
+        Ok(persist)
+    }
+
+    /// The underlying RocksDB handle (for the compactor and querier).
+    pub(crate) fn rocks(&self) -> &Rocks {
+        &self.db
+    }
+
+    fn cf(&self, name: &str) -> Result<Arc<BoundColumnFamily<'_>>> {
+        self.db.cf_handle(name).ok_or(Error::Corrupt {
+            what: "column family",
+            location: name.to_owned(),
+            detail: "missing",
+        })
+    }
+
+    fn check_format(&self) -> Result<()> {
+        let meta = self.cf(CF_META)?;
+        match self.db.get_cf(&meta, KEY_FORMAT).map_err(Error::rocks("read format"))? {
+            Some(found) if found == FORMAT.as_bytes() => Ok(()),
+            Some(found) => Err(Error::FormatVersion {
+                path: self.path.clone(),
+                found: String::from_utf8_lossy(&found).into_owned(),
+                expected: FORMAT,
+            }),
+            None if self.read_only => Ok(()),
+            None => self.db.put_cf(&meta, KEY_FORMAT, FORMAT).map_err(Error::rocks("write format")),
+        }
+    }
+
+    fn load_partitions(&self, families: &[String]) -> Result<()> {
+        let meta = self.cf(CF_META)?;
+        let mut table = self.partitions.write();
+        for name in families {
+            if let Some(start) = name.strip_prefix(CF_CHUNKS_PREFIX).and_then(|s| s.parse::<i64>().ok()) {
+                table.insert(start, Partition { start, end: start + self.partition_ms, state: PartitionState::Open });
+            }
+        }
+        for item in self.db.prefix_iterator_cf(&meta, KEY_PARTITION_PREFIX) {
+            let (k, v) = item.map_err(Error::rocks("read partition table"))?;
+            if !k.starts_with(KEY_PARTITION_PREFIX) {
+                break;
+            }
+            let start_key: [u8; 8] =
+                k[KEY_PARTITION_PREFIX.len()..].try_into().map_err(|_| corrupt_meta(&k, "bad partition key"))?;
+            let start = keys::time_from_key(start_key);
+            let state = match v.first() {
+                Some(1) if v.len() == 33 => {
+                    let mut digest = [0u8; 32];
+                    digest.copy_from_slice(&v[1..]);
+                    PartitionState::Sealed { digest }
+                }
+                Some(0) => PartitionState::Open,
+                _ => return Err(corrupt_meta(&k, "bad partition state")),
+            };
+            if let Some(p) = table.get_mut(&start) {
+                p.state = state;
+            }
+        }
+        Ok(())
+    }
+
+    fn load_tenants(&self) -> Result<()> {
+        let meta = self.cf(CF_META)?;
+        let mut tenants = self.tenants.lock();
+        for item in self.db.prefix_iterator_cf(&meta, KEY_TENANT_PREFIX) {
+            let (k, v) = item.map_err(Error::rocks("read tenants"))?;
+            if !k.starts_with(KEY_TENANT_PREFIX) {
+                break;
+            }
+            let name = std::str::from_utf8(&k[KEY_TENANT_PREFIX.len()..])
+                .map_err(|_| corrupt_meta(&k, "tenant name is not utf-8"))?;
+            let id: [u8; 4] = v.as_ref().try_into().map_err(|_| corrupt_meta(&k, "bad tenant id"))?;
+            tenants.insert(name.to_owned(), u32::from_be_bytes(id));
+        }
+        Ok(())
+    }
+
+    // ---- tenants -------------------------------------------------------
+
+    /// The id of an existing tenant.
+    pub fn tenant_id(&self, name: &str) -> Option<u32> {
+        self.tenants.lock().get(name).copied()
+    }
+
+    /// The id of a tenant, creating it (durably) on first use.
+    pub fn ensure_tenant(&self, name: &str) -> Result<u32> {
+        let mut tenants = self.tenants.lock();
+        if let Some(id) = tenants.get(name) {
+            return Ok(*id);
+        }
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
+        let id = tenants.values().max().map_or(1, |m| m + 1);
+        let mut key = KEY_TENANT_PREFIX.to_vec();
+        key.extend_from_slice(name.as_bytes());
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.put_cf_opt(&self.cf(CF_META)?, key, id.to_be_bytes(), &wo).map_err(Error::rocks("create tenant"))?;
+        tenants.insert(name.to_owned(), id);
+        Ok(id)
+    }
+
+    /// All tenants, by name.
+    pub fn tenants(&self) -> BTreeMap<String, u32> {
+        self.tenants.lock().iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
+    // ---- series index --------------------------------------------------
+
+    /// The id of a series, if it was ever created.
+    pub fn lookup_series(&self, tenant: u32, labels: &Labels) -> Result<Option<u64>> {
+        let cf = self.cf(CF_SERIES_BY_LABELS)?;
+        let key = keys::series_by_labels_key(tenant, labels);
+        match self.db.get_pinned_cf(&cf, &key).map_err(Error::rocks("look up series"))? {
+            Some(v) => {
+                let id: [u8; 8] = v.as_ref().try_into().map_err(|_| Error::Corrupt {
+                    what: "series_by_labels entry",
+                    location: format!("key {}", keys::hex(&key)),
+                    detail: "bad series id",
+                })?;
+                Ok(Some(u64::from_be_bytes(id)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The highest series id ever allocated (0 when none).
+    pub fn max_series_id(&self) -> Result<u64> {
+        let cf = self.cf(CF_SERIES)?;
+        let mut it = self.db.raw_iterator_cf(&cf);
+        it.seek_to_last();
+        it.status().map_err(Error::rocks("read last series id"))?;
+        Ok(it.key().and_then(|k| k.try_into().ok()).map_or(0, u64::from_be_bytes))
+    }
+
+    /// Adds series to the index: `series`, `series_by_labels` and a postings
+    /// entry per label. Idempotent.
+    pub fn write_series<'a>(&self, entries: impl IntoIterator<Item = (u32, u64, &'a Labels)>) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
+        let (series, by_labels, postings) = (self.cf(CF_SERIES)?, self.cf(CF_SERIES_BY_LABELS)?, self.cf(CF_POSTINGS)?);
+        let mut batch = WriteBatch::default();
+        for (tenant, id, labels) in entries {
+            let value = keys::series_value(tenant, labels);
+            batch.put_cf(&series, keys::series_key(id), &value);
+            batch.put_cf(&by_labels, &value, id.to_be_bytes());
+            for l in labels {
+                batch.put_cf(&postings, keys::postings_key(tenant, &l.name, &l.value, id), []);
+            }
+        }
+        self.db.write(batch).map_err(Error::rocks("write series index"))
+    }
+
+    /// Labels and tenant of each series id (`None` for unknown ids).
+    pub fn series_labels(&self, ids: &[u64]) -> Result<Vec<Option<(u32, Labels)>>> {
+        let cf = self.cf(CF_SERIES)?;
+        let keys: Vec<_> = ids.iter().map(|id| keys::series_key(*id)).collect();
+        self.db
+            .batched_multi_get_cf(&cf, keys.iter(), false)
+            .into_iter()
+            .zip(&keys)
+            .map(|(r, k)| match r.map_err(Error::rocks("read series"))? {
+                Some(v) => keys::parse_series_value(k, &v).map(Some),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    /// Sorted ids of the series of `tenant` that have `name` set to a value
+    /// accepted by `accept`.
+    pub fn postings(&self, tenant: u32, name: &str, accept: impl Fn(&str) -> bool) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        self.scan_label_values(tenant, name, |value, ids| {
+            if accept(value) {
+                out.extend_from_slice(ids);
+            }
+        })?;
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Calls `f(value, series ids)` for every value of label `name` in
+    /// `tenant`, in value order.
+    pub fn scan_label_values(&self, tenant: u32, name: &str, mut f: impl FnMut(&str, &[u64])) -> Result<()> {
+        let cf = self.cf(CF_POSTINGS)?;
+        let prefix = keys::postings_name_prefix(tenant, name);
+        let mut it = self.db.raw_iterator_cf_opt(&cf, bounded(&prefix));
+        it.seek(&prefix);
+        let mut current: Option<String> = None;
+        let mut ids = Vec::new();
+        while let Some(k) = it.key() {
+            let (value, id) = keys::parse_postings_suffix(k, &k[prefix.len()..])?;
+            if current.as_deref() != Some(value.as_str()) {
+                if let Some(v) = current.take() {
+                    f(&v, &ids);
+                    ids.clear();
+                }
+                current = Some(value);
+            }
+            ids.push(id);
+            it.next();
+        }
+        it.status().map_err(Error::rocks("scan postings"))?;
+        if let Some(v) = current {
+            f(&v, &ids);
+        }
+        Ok(())
+    }
+
+    /// Sorted ids of every series of `tenant`.
+    pub fn all_series(&self, tenant: u32) -> Result<Vec<u64>> {
+        let cf = self.cf(CF_SERIES_BY_LABELS)?;
+        let prefix = tenant.to_be_bytes();
+        let mut it = self.db.raw_iterator_cf_opt(&cf, bounded(&prefix));
+        it.seek(prefix);
+        let mut out = Vec::new();
+        while let Some(v) = it.value() {
+            let id: [u8; 8] = v.try_into().map_err(|_| corrupt_meta(it.key().unwrap_or_default(), "bad series id"))?;
+            out.push(u64::from_be_bytes(id));
+            it.next();
+        }
+        it.status().map_err(Error::rocks("scan series"))?;
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Every label name used by `tenant`, sorted.
+    pub fn label_names(&self, tenant: u32) -> Result<Vec<String>> {
+        let cf = self.cf(CF_POSTINGS)?;
+        let prefix = tenant.to_be_bytes();
+        let mut it = self.db.raw_iterator_cf_opt(&cf, bounded(&prefix));
+        it.seek(prefix);
+        let mut out = Vec::new();
+        while let Some(k) = it.key() {
+            let rest = &k[prefix.len()..];
+            let end = rest.iter().position(|&b| b == 0xFF).ok_or_else(|| corrupt_meta(k, "bad postings key"))?;
+            let name = std::str::from_utf8(&rest[..end]).map_err(|_| corrupt_meta(k, "label name is not utf-8"))?;
+            out.push(name.to_owned());
+            // Skip every other key of this name.
+            match keys::prefix_end(&keys::postings_name_prefix(tenant, name)) {
+                Some(next) => it.seek(next),
+                None => break,
+            }
+        }
+        it.status().map_err(Error::rocks("scan label names"))?;
+        Ok(out)
+    }
+
+    // ---- partitions and chunks ----------------------------------------
+
+    /// Start of the partition holding time `t`.
+    pub fn partition_start(&self, t: i64) -> i64 {
+        t.div_euclid(self.partition_ms) * self.partition_ms
+    }
+
+    /// The partition table.
+    pub fn partitions(&self) -> Vec<Partition> {
+        self.partitions.read().values().copied().collect()
+    }
+
+    /// True when the partition holding `t` is sealed.
+    pub fn is_sealed(&self, t: i64) -> bool {
+        let start = self.partition_start(t);
+        matches!(
+            self.partitions.read().get(&start),
+            Some(Partition { state: PartitionState::Sealing | PartitionState::Sealed { .. }, .. })
+        )
+    }
+
+    fn partition_cf_name(start: i64) -> String {
+        format!("{CF_CHUNKS_PREFIX}{start}")
+    }
+
+    fn ensure_partition(&self, start: i64) -> Result<()> {
+        if self.partitions.read().contains_key(&start) {
+            return Ok(());
+        }
+        let mut table = self.partitions.write();
+        if table.contains_key(&start) {
+            return Ok(());
+        }
+        let name = Self::partition_cf_name(start);
+        self.db.create_cf(&name, &cf_options(&name)).map_err(Error::rocks("create partition"))?;
+        table.insert(start, Partition { start, end: start + self.partition_ms, state: PartitionState::Open });
+        Ok(())
+    }
+
+    /// Column family of a partition, if it exists.
+    pub(crate) fn partition_cf(&self, start: i64) -> Option<Arc<BoundColumnFamily<'_>>> {
+        self.db.cf_handle(&Self::partition_cf_name(start))
+    }
+
+    /// Writes chunks and the checkpoint marker in one atomic, synced batch.
+    /// Each chunk must lie within one partition (the head cuts chunks at
+    /// partition boundaries).
+    pub fn write_chunks(&self, chunks: &[ChunkWrite], checkpoint: Option<u64>) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
+        let mut batch = WriteBatch::default();
+        for c in chunks {
+            let start = self.partition_start(c.min_t);
+            self.ensure_partition(start)?;
+            let cf = self.partition_cf(start).ok_or(Error::Corrupt {
+                what: "column family",
+                location: Self::partition_cf_name(start),
+                detail: "missing",
+            })?;
+            batch.put_cf(
+                &cf,
+                keys::chunk_key(c.tenant, c.series, c.min_t),
+                keys::encode_chunk_value(c.encoding, c.max_t, &c.bytes),
+            );
+        }
+        if let Some(segment) = checkpoint {
+            batch.put_cf(&self.cf(CF_META)?, KEY_CHECKPOINT, segment.to_be_bytes());
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(batch, &wo).map_err(Error::rocks("write chunks"))
+    }
+
+    /// The WAL segment of the last checkpoint whose chunks are persisted.
+    pub fn persisted_checkpoint(&self) -> Result<Option<u64>> {
+        let v = self.db.get_cf(&self.cf(CF_META)?, KEY_CHECKPOINT).map_err(Error::rocks("read checkpoint"))?;
+        v.map(|v| {
+            <[u8; 8]>::try_from(v.as_slice())
+                .map(u64::from_be_bytes)
+                .map_err(|_| corrupt_meta(KEY_CHECKPOINT, "bad checkpoint"))
+        })
+        .transpose()
+    }
+
+    /// Persisted chunks of one series overlapping `[mint, maxt]`, in
+    /// partition and then min-time order.
+    pub fn series_chunks(&self, tenant: u32, series: u64, mint: i64, maxt: i64) -> Result<Vec<StoredChunk>> {
+        let mut out = Vec::new();
+        let starts: Vec<i64> =
+            self.partitions.read().values().filter(|p| p.end > mint && p.start <= maxt).map(|p| p.start).collect();
+        let prefix = keys::series_prefix(tenant, series);
+        for start in starts {
+            let Some(cf) = self.partition_cf(start) else { continue };
+            let mut it = self.db.raw_iterator_cf_opt(&cf, bounded(&prefix));
+            it.seek(prefix);
+            while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                let (_, _, min_t) = keys::parse_chunk_key(k)?;
+                if min_t > maxt {
+                    break;
+                }
+                let cv = keys::decode_chunk_value(k, v)?;
+                if cv.max_t >= mint {
+                    out.push(StoredChunk { min_t, max_t: cv.max_t, encoding: cv.encoding, bytes: cv.chunk.into() });
+                }
+                it.next();
+            }
+            it.status().map_err(Error::rocks("read chunks"))?;
+        }
+        Ok(out)
+    }
+
+    /// The newest persisted sample time of a series, if any.
+    pub fn series_max_t(&self, tenant: u32, series: u64) -> Result<Option<i64>> {
+        let starts: Vec<i64> = self.partitions.read().keys().rev().copied().collect();
+        let prefix = keys::series_prefix(tenant, series);
+        for start in starts {
+            let Some(cf) = self.partition_cf(start) else { continue };
+            let mut it = self.db.raw_iterator_cf_opt(&cf, bounded(&prefix));
+            it.seek(prefix);
+            let mut max_t = None;
+            while let Some(v) = it.value() {
+                let t = keys::chunk_value_max_t(v);
+                max_t = max_t.max(t);
+                it.next();
+            }
+            it.status().map_err(Error::rocks("read chunks"))?;
+            if max_t.is_some() {
+                return Ok(max_t);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Sets the in-memory state of a partition (`Open` or `Sealing`).
+    pub(crate) fn set_state(&self, start: i64, state: PartitionState) {
+        if let Some(p) = self.partitions.write().get_mut(&start) {
+            p.state = state;
+        }
+    }
+
+    /// Marks a partition sealed with its digest.
+    pub(crate) fn seal_partition(&self, start: i64, digest: [u8; 32]) -> Result<()> {
+        let mut v = vec![1u8];
+        v.extend_from_slice(&digest);
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db
+            .put_cf_opt(&self.cf(CF_META)?, partition_meta_key(start), v, &wo)
+            .map_err(Error::rocks("seal partition"))?;
+        if let Some(p) = self.partitions.write().get_mut(&start) {
+            p.state = PartitionState::Sealed { digest };
+        }
+        Ok(())
+    }
+
+    /// Drops a whole partition: its column family and its table entry.
+    pub(crate) fn drop_partition(&self, start: i64) -> Result<()> {
+        self.partitions.write().remove(&start);
+        self.db.drop_cf(&Self::partition_cf_name(start)).map_err(Error::rocks("drop partition"))?;
+        self.db.delete_cf(&self.cf(CF_META)?, partition_meta_key(start)).map_err(Error::rocks("drop partition"))
+    }
+
+    /// Bytes of SST files and memtables of a partition.
+    pub fn partition_bytes(&self, start: i64) -> u64 {
+        let Some(cf) = self.partition_cf(start) else { return 0 };
+        ["rocksdb.total-sst-files-size", "rocksdb.cur-size-all-mem-tables"]
+            .iter()
+            .filter_map(|p| self.db.property_int_value_cf(&cf, *p).ok().flatten())
+            .sum()
+    }
+
+    /// Flushes a partition's memtable and rewrites its files in one pass
+    /// (bottommost compression applies), after merging or sealing.
+    pub(crate) fn compact_files(&self, start: i64) -> Result<()> {
+        let Some(cf) = self.partition_cf(start) else { return Ok(()) };
+        self.db.flush_cf(&cf).map_err(Error::rocks("flush partition"))?;
+        let mut opts = rocksdb::CompactOptions::default();
+        opts.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
+        self.db.compact_range_cf_opt(&cf, None::<&[u8]>, None::<&[u8]>, &opts);
+        Ok(())
+    }
+
+    /// Flushes memtables of every family to SST files.
+    pub fn flush_memtables(&self) -> Result<()> {
+        for name in self.family_names() {
+            if let Some(cf) = self.db.cf_handle(&name) {
+                self.db.flush_cf(&cf).map_err(Error::rocks("flush"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes RocksDB's own log durable (index writes use it unsynced).
+    pub fn sync_log(&self) -> Result<()> {
+        self.db.flush_wal(true).map_err(Error::rocks("sync log"))
+    }
+
+    fn family_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = INDEX_FAMILIES.iter().map(|s| s.to_string()).collect();
+        names.extend(self.partitions.read().keys().map(|s| Self::partition_cf_name(*s)));
+        names
+    }
+
+    // ---- metadata and exemplars ---------------------------------------
+
+    /// Stores metric metadata (last write wins per metric family).
+    pub fn put_metadata(&self, tenant: u32, entries: &[crate::Metadata]) -> Result<()> {
+        let cf = self.cf(CF_METADATA)?;
+        let mut batch = WriteBatch::default();
+        for m in entries {
+            let mut k = tenant.to_be_bytes().to_vec();
+            k.extend_from_slice(m.metric_family.as_bytes());
+            batch.put_cf(&cf, k, m.encode());
+        }
+        self.db.write(batch).map_err(Error::rocks("write metadata"))
+    }
+
+    /// Metadata of `tenant`, optionally of one metric family.
+    pub fn metadata(&self, tenant: u32, metric: Option<&str>) -> Result<Vec<crate::Metadata>> {
+        let cf = self.cf(CF_METADATA)?;
+        let mut prefix = tenant.to_be_bytes().to_vec();
+        if let Some(m) = metric {
+            prefix.extend_from_slice(m.as_bytes());
+        }
+        let mut it = self.db.raw_iterator_cf_opt(&cf, bounded(&prefix));
+        it.seek(&prefix);
+        let mut out = Vec::new();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let family = std::str::from_utf8(&k[4..]).map_err(|_| corrupt_meta(k, "metric name is not utf-8"))?;
+            if metric.is_none_or(|m| m == family) {
+                out.push(crate::Metadata::decode(family, v).ok_or_else(|| corrupt_meta(k, "bad metadata"))?);
+            }
+            it.next();
+        }
+        it.status().map_err(Error::rocks("read metadata"))?;
+        Ok(out)
+    }
+
+    /// Stores exemplars of one series.
+    pub fn put_exemplars(&self, tenant: u32, series: u64, exemplars: &[crate::Exemplar]) -> Result<()> {
+        let cf = self.cf(CF_EXEMPLARS)?;
+        let mut batch = WriteBatch::default();
+        for e in exemplars {
+            let mut k = keys::series_prefix(tenant, series).to_vec();
+            k.extend_from_slice(&keys::time_key(e.t));
+            batch.put_cf(&cf, k, e.encode());
+        }
+        self.db.write(batch).map_err(Error::rocks("write exemplars"))
+    }
+
+    /// Exemplars of one series within `[mint, maxt]`.
+    pub fn exemplars(&self, tenant: u32, series: u64, mint: i64, maxt: i64) -> Result<Vec<crate::Exemplar>> {
+        let cf = self.cf(CF_EXEMPLARS)?;
+        let prefix = keys::series_prefix(tenant, series);
+        let mut start = prefix.to_vec();
+        start.extend_from_slice(&keys::time_key(mint));
+        let mut it = self.db.raw_iterator_cf_opt(&cf, bounded(&prefix));
+        it.seek(&start);
+        let mut out = Vec::new();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let t = keys::time_from_key(k[12..].try_into().map_err(|_| corrupt_meta(k, "bad exemplar key"))?);
+            if t > maxt {
+                break;
+            }
+            out.push(crate::Exemplar::decode(t, v).ok_or_else(|| corrupt_meta(k, "bad exemplar"))?);
+            it.next();
+        }
+        it.status().map_err(Error::rocks("read exemplars"))?;
+        Ok(out)
+    }
+
+    /// Iterates `(key, value)` of a partition in key order (compaction,
+    /// sealing, statistics).
+    pub(crate) fn partition_iter(&self, start: i64) -> Option<rocksdb::DBIteratorWithThreadMode<'_, Rocks>> {
+        let cf = self.partition_cf(start)?;
+        Some(self.db.iterator_cf(&cf, IteratorMode::Start))
+    }
+}
+
+fn partition_meta_key(start: i64) -> Vec<u8> {
+    let mut k = KEY_PARTITION_PREFIX.to_vec();
+    k.extend_from_slice(&keys::time_key(start));
+    k
+}
+
+/// Read options bounded to keys starting with `prefix`.
+fn bounded(prefix: &[u8]) -> ReadOptions {
+    let mut ro = ReadOptions::default();
+    ro.set_iterate_lower_bound(prefix.to_vec());
+    if let Some(end) = keys::prefix_end(prefix) {
+        ro.set_iterate_upper_bound(end);
+    }
+    ro
+}
+
+fn corrupt_meta(key: &[u8], detail: &'static str) -> Error {
+    Error::Corrupt { what: "index entry", location: format!("key {}", keys::hex(key)), detail }
+}
+
+/// Options of a column family: chunk families favour density (zstd at the
+/// bottom level, large blocks), index families favour point lookups.
+fn cf_options(name: &str) -> rocksdb::Options {
+    let mut opts = rocksdb::Options::default();
+    let mut block = BlockBasedOptions::default();
+    if name.starts_with(CF_CHUNKS_PREFIX) {
+        block.set_block_size(CHUNK_BLOCK_SIZE);
+        opts.set_compression_type(DBCompressionType::None);
+        opts.set_bottommost_compression_type(DBCompressionType::Zstd);
+    } else {
+        block.set_bloom_filter(BLOOM_BITS_PER_KEY, false);
+        opts.set_compression_type(DBCompressionType::Zstd);
+    }
+    opts.set_block_based_table_factory(&block);
+    opts
+}

@@ -1,0 +1,177 @@
+//! Starts the real binary on a free loopback port with a fresh data
+//! directory, builds remote-write bodies, and runs admin commands.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use prost::Message;
+use rampart::proto::prometheus as pb;
+
+/// How long a server may take to become ready.
+const READY_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_rampart")
+}
+
+/// A running `rampart all` process.
+pub struct Server {
+    child: Child,
+    /// Base URL, e.g. `http://127.0.0.1:40123`.
+    pub url: String,
+    /// Everything the process logged so far.
+    pub log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `rampart all` on `data_dir` with `config` (YAML) and waits for
+    /// `/-/ready`.
+    pub fn start(data_dir: &Path, config: &str) -> Server {
+        let port = TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+        let config_path = data_dir.with_extension("yaml");
+        std::fs::write(&config_path, config).expect("write config");
+        let mut child = Command::new(binary())
+            .args(["all", "--config"])
+            .arg(&config_path)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start rampart");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut l = sink.lock().expect("log lock");
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let server = Server { child, url: format!("http://127.0.0.1:{port}"), log };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&self) {
+        let client = reqwest::blocking::Client::new();
+        let deadline = Instant::now() + READY_DEADLINE;
+        loop {
+            if let Ok(r) = client.get(format!("{}/-/ready", self.url)).send() {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "rampart not ready in time; log:\n{}", self.log.lock().expect("log"));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL: the process gets no chance to flush anything.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let status = self.child.wait().expect("wait");
+        assert!(status.success(), "rampart exited with {status}; log:\n{}", self.log.lock().expect("log"));
+    }
+
+    /// POSTs a raw body to `path` with remote-write headers.
+    pub fn post(&self, path: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> (u16, String) {
+        let mut req = reqwest::blocking::Client::new()
+            .post(format!("{}{path}", self.url))
+            .header("Content-Encoding", "snappy")
+            .header("Content-Type", "application/x-protobuf")
+            .header("X-Prometheus-Remote-Write-Version", "0.1.0");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        match req.body(body).send() {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                (status, r.text().unwrap_or_default())
+            }
+            Err(e) => (0, e.to_string()),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A time series for a request: labels as given (not sorted for you) and
+/// `(timestamp, value)` samples.
+pub fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> pb::TimeSeries {
+    pb::TimeSeries {
+        labels: labels.iter().map(|(n, v)| pb::Label { name: n.to_string(), value: v.to_string() }).collect(),
+        samples: samples.iter().map(|&(timestamp, value)| pb::Sample { value, timestamp }).collect(),
+        ..Default::default()
+    }
+}
+
+/// A snappy-compressed `WriteRequest`.
+pub fn body(timeseries: Vec<pb::TimeSeries>) -> Vec<u8> {
+    encode(&pb::WriteRequest { timeseries, ..Default::default() })
+}
+
+/// Snappy block format of a protobuf message.
+pub fn encode(req: &impl Message) -> Vec<u8> {
+    snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).expect("snappy")
+}
+
+/// A fresh temporary directory.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+/// Runs `rampart tsdb dump` and parses each line into
+/// `(labels text, value bits, timestamp)`.
+pub fn dump(data_dir: &Path, extra: &[&str]) -> Vec<(String, u64, i64)> {
+    let out = Command::new(binary())
+        .args(["tsdb", "dump", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .output()
+        .expect("run dump");
+    assert!(out.status.success(), "dump failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|line| {
+            let (rest, ts) = line.rsplit_once(' ').expect("timestamp");
+            let (labels, value) = rest.rsplit_once(' ').expect("value");
+            (labels.to_owned(), parse_go_float(value).to_bits(), ts.parse().expect("timestamp"))
+        })
+        .collect()
+}
+
+fn parse_go_float(s: &str) -> f64 {
+    match s {
+        "NaN" => f64::NAN,
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        s => s.parse().expect("float"),
+    }
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    rampart::now_ms()
+}
