@@ -24,6 +24,9 @@ pub async fn flush(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Valu
     let result = tokio::task::spawn_blocking(move || {
         let flushed = db.flush_head(true)?;
         let compacted = db.compact(crate::now_ms(), true)?;
+        // A second, empty flush replaces the checkpoint that still carried
+        // the chunks the first one persisted.
+        db.flush_head(false)?;
         Ok::<_, rampart_storage::Error>((flushed, compacted))
     })
     .await;

@@ -132,8 +132,12 @@ impl BitWriter {
             }
             v <<= taken;
         }
+        // Append the whole word and cut it back: a fixed-size copy is a
+        // single store, a variable-length one a call to `memcpy`.
         let whole = n.div_ceil(BYTE_BITS);
-        self.bytes.extend_from_slice(&v.to_be_bytes()[..whole as usize]);
+        let len = self.bytes.len();
+        self.bytes.extend_from_slice(&v.to_be_bytes());
+        self.bytes.truncate(len + whole as usize);
         self.free = whole * BYTE_BITS - n;
     }
 }
@@ -204,7 +208,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// Makes at least `n` bits available, or fails.
-    #[inline]
+    #[inline(always)]
     fn ensure(&mut self, n: u32) -> Result<(), EndOfStream> {
         if self.valid < n {
             self.refill();
@@ -215,59 +219,60 @@ impl<'a> BitReader<'a> {
         Ok(())
     }
 
-    /// Drops `n` buffered bits; `n` is between 1 and `valid`.
-    #[inline]
+    /// Drops `n` buffered bits; `n` is at most `valid` and below 64.
+    #[inline(always)]
     fn consume(&mut self, n: u32) {
-        // `n < 64` is guaranteed by every caller; `checked_shl` keeps a
-        // broken caller from panicking in debug builds.
-        self.buf = self.buf.checked_shl(n).unwrap_or(0);
+        debug_assert!(n <= self.valid && n < WORD_BITS, "consume {n} of {} bits", self.valid);
+        self.buf <<= n;
         self.valid -= n;
     }
 
-    /// Reads one bit.
-    #[inline]
-    pub fn read_bit(&mut self) -> Result<bool, EndOfStream> {
-        Ok(self.read_bits(1)? == 1)
-    }
-
-    /// Reads a whole byte.
-    #[inline]
-    pub fn read_byte(&mut self) -> Result<u8, EndOfStream> {
-        Ok(self.read_bits(BYTE_BITS)? as u8)
-    }
-
-    /// Reads an `n`-bit field, `1 ≤ n ≤ MAX_READ_BITS`, into the low bits
-    /// of the result. `n == 0` yields 0; larger `n` go through
-    /// [`Self::read_bits_wide`].
-    #[inline]
-    pub fn read_bits(&mut self, n: u32) -> Result<u64, EndOfStream> {
-        if n == 0 {
-            return Ok(0);
-        }
-        if n > MAX_READ_BITS {
-            return self.read_bits_wide(n);
-        }
+    /// Reads an `n`-bit field, `1 ≤ n ≤ MAX_READ_BITS`.
+    #[inline(always)]
+    fn take(&mut self, n: u32) -> Result<u64, EndOfStream> {
+        debug_assert!((1..=MAX_READ_BITS).contains(&n), "take of {n} bits");
         self.ensure(n)?;
         let v = self.buf >> (WORD_BITS - n);
         self.consume(n);
         Ok(v)
     }
 
-    /// Reads an `n`-bit field for any `n ≤ 64` (larger `n` read 64 bits).
-    /// On failure nothing is consumed.
+    /// Reads one bit.
     #[inline]
-    pub fn read_bits_wide(&mut self, n: u32) -> Result<u64, EndOfStream> {
-        let n = n.min(WORD_BITS);
-        if n <= MAX_READ_BITS {
-            return self.read_bits(n);
+    pub fn read_bit(&mut self) -> Result<bool, EndOfStream> {
+        Ok(self.take(1)? == 1)
+    }
+
+    /// Reads a whole byte.
+    #[inline]
+    pub fn read_byte(&mut self) -> Result<u8, EndOfStream> {
+        Ok(self.take(BYTE_BITS)? as u8)
+    }
+
+    /// Reads an `n`-bit field into the low bits of the result, for any `n`
+    /// up to 64 (larger `n` read 64 bits); `n == 0` yields 0. On failure
+    /// nothing is consumed.
+    #[inline]
+    pub fn read_bits(&mut self, n: u32) -> Result<u64, EndOfStream> {
+        if n == 0 || n > MAX_READ_BITS {
+            return self.read_bits_split(n);
         }
-        let low_bits = WORD_BITS / 2;
-        let high_bits = n - low_bits;
+        self.take(n)
+    }
+
+    /// [`Self::read_bits`] for fields wider than one refill guarantees, read
+    /// as two halves, and for empty fields.
+    fn read_bits_split(&mut self, n: u32) -> Result<u64, EndOfStream> {
+        let n = n.min(WORD_BITS);
+        if n == 0 {
+            return Ok(0);
+        }
         if self.remaining_bits() < u64::from(n) {
             return Err(self.end_of_stream(n));
         }
-        let high = self.read_bits(high_bits)?;
-        let low = self.read_bits(low_bits)?;
+        let low_bits = WORD_BITS / 2;
+        let high = self.take(n - low_bits)?;
+        let low = self.take(low_bits)?;
         Ok(high << low_bits | low)
     }
 
@@ -377,7 +382,7 @@ mod tests {
         assert_eq!(r.read_bits(12), Ok(0xa55));
         let err = r.read_bits(5).unwrap_err();
         assert_eq!(err, EndOfStream { at_bit: 12, wanted: 5, len_bits: 16 });
-        assert_eq!(r.read_bits_wide(60).unwrap_err().at_bit, 12);
+        assert_eq!(r.read_bits(60).unwrap_err().at_bit, 12);
         assert_eq!(r.read_bits(4), Ok(0xa));
         assert_eq!(r.remaining_bits(), 0);
         assert!(r.read_bit().is_err());
@@ -420,7 +425,7 @@ mod tests {
             prop_assert_eq!(w.bytes().len() as u64, total.div_ceil(8));
             let mut r = BitReader::new(w.bytes());
             for &(v, n) in &fields {
-                prop_assert_eq!(r.read_bits_wide(n), Ok(low_bits(v, n)));
+                prop_assert_eq!(r.read_bits(n), Ok(low_bits(v, n)));
             }
             prop_assert_eq!(r.bit_offset(), total);
             // Padding is zero.
@@ -470,7 +475,7 @@ mod tests {
             let mut r = BitReader::new(&data);
             for &(n, unary) in &reads {
                 let before = r.bit_offset();
-                let ok = if unary { r.read_unary(n % MAX_READ_BITS).is_ok() } else { r.read_bits_wide(n).is_ok() };
+                let ok = if unary { r.read_unary(n % MAX_READ_BITS).is_ok() } else { r.read_bits(n).is_ok() };
                 if !ok {
                     prop_assert_eq!(r.bit_offset(), before);
                 }

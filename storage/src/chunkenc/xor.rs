@@ -384,7 +384,7 @@ impl<'a> XorIter<'a> {
         match self.read {
             0 => {
                 self.t = read_varint(&mut self.r)?;
-                self.v = self.r.read_bits_wide(VALUE_BITS)?;
+                self.v = self.r.read_bits(VALUE_BITS)?;
             }
             1 => {
                 self.delta = read_varint(&mut self.r)?;
@@ -396,7 +396,7 @@ impl<'a> XorIter<'a> {
                     0 => 0,
                     ones => {
                         let bits = DOD_BUCKET_BITS[(ones - 1) as usize];
-                        sign_extend(self.r.read_bits_wide(bits)?, bits)
+                        sign_extend(self.r.read_bits(bits)?, bits)
                     }
                 };
                 self.delta = self.delta.wrapping_add(dod);
@@ -432,7 +432,7 @@ impl<'a> XorIter<'a> {
             }
         }
         let significant = VALUE_BITS - self.leading - self.trailing;
-        let xor = self.r.read_bits_wide(significant)? << self.trailing;
+        let xor = self.r.read_bits(significant)? << self.trailing;
         self.v ^= xor;
         Ok(())
     }
@@ -891,6 +891,11 @@ mod tests {
         let mut overlong = vec![0x00, 0x01];
         overlong.extend_from_slice(&[0xff; 10]);
         overlong.extend_from_slice(&[0; 8]);
+        // Ten bytes whose last one carries payload past bit 64.
+        let mut too_wide = vec![0x00, 0x01];
+        too_wide.extend_from_slice(&[0xff; 9]);
+        too_wide.push(0x02);
+        too_wide.extend_from_slice(&[0; 8]);
         // Second sample's value uses prefix `10` before any window exists.
         let no_window = vec![0x00, 0x02, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0b1000_0000];
         // New window of 31 leading and 63 significant bits: 94 > 64.
@@ -902,6 +907,7 @@ mod tests {
             ("trailing byte", &trailing_byte, ChunkError::TrailingData { end_bit: 97, len: 14 }),
             ("dirty padding", &dirty_padding, ChunkError::TrailingData { end_bit: 97, len: 13 }),
             ("overlong varint", &overlong, ChunkError::VarintOverflow { sample: 0, at_bit: 16 }),
+            ("too wide varint", &too_wide, ChunkError::VarintOverflow { sample: 0, at_bit: 16 }),
             ("reuse without window", &no_window, ChunkError::MissingXorWindow { sample: 1 }),
             ("oversized window", &bad_window, ChunkError::BadXorWindow { sample: 1, leading: 31, significant: 63 }),
         ];

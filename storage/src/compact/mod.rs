@@ -110,6 +110,11 @@ impl Db {
                 summary.partitions_sealed += 1;
             }
         }
+        if force {
+            // Index memtables too, so RocksDB's log is recycled and the data
+            // directory holds only the compacted form.
+            self.persist.flush_memtables()?;
+        }
         self.refresh_sealed_until();
         self.metrics.partitions_sealed.fetch_add(summary.partitions_sealed as u64, Ordering::Relaxed);
         self.metrics.partitions_dropped.fetch_add(summary.partitions_dropped as u64, Ordering::Relaxed);

@@ -58,6 +58,8 @@ const KEY_CHECKPOINT: &[u8] = b"checkpoint";
 const KEY_TENANT_PREFIX: &[u8] = b"tenant/";
 const KEY_PARTITION_PREFIX: &[u8] = b"partition/";
 
+/// Size of RocksDB's own write-ahead log before it flushes memtables.
+const MAX_ROCKSDB_LOG_BYTES: u64 = 64 << 20;
 /// Bloom filter bits per key for point lookups in the index families.
 const BLOOM_BITS_PER_KEY: f64 = 10.0;
 /// Data block size of chunk families: large blocks compress better and chunk
@@ -140,6 +142,9 @@ impl Persist {
         opts.create_missing_column_families(!read_only);
         opts.set_max_background_jobs(2);
         opts.set_bytes_per_sync(1 << 20);
+        // RocksDB's own log holds chunk batches too; cap it so that families
+        // with old entries in it are flushed and the log recycled.
+        opts.set_max_total_wal_size(MAX_ROCKSDB_LOG_BYTES);
         let existing = if path.join("CURRENT").exists() {
             Rocks::list_cf(&opts, path).map_err(Error::rocks("list column families"))?
         } else if read_only {
