@@ -117,5 +117,54 @@ fn chunkenc(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, chunkenc);
+/// Remote-write batch size used by `head/append`.
+const BATCH_SERIES: usize = 2000;
+/// Scrape interval of the `head/append` batches.
+const HEAD_SCRAPE_MS: i64 = 15_000;
+
+/// `head/append/2000_series`: `Db::append` of one sample for each of 2000
+/// series (one remote-write batch), WAL included with fsync off so that the
+/// figure is CPU, not disk.
+fn head(c: &mut Criterion) {
+    use rampart_storage::{Db, FsyncPolicy, Labels, Options, SeriesAppend};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut opts = Options::new(dir.path());
+    opts.wal_fsync = FsyncPolicy::Never;
+    opts.retention = std::time::Duration::ZERO;
+    let db = Db::open(opts).expect("open");
+    let labels: Vec<Labels> = (0..BATCH_SERIES)
+        .map(|i| {
+            Labels::from_pairs([
+                ("__name__", "node_cpu_seconds_total".to_owned()),
+                ("cpu", (i % 16).to_string()),
+                ("instance", format!("node-{}:9100", i / 16)),
+                ("job", "node".to_owned()),
+            ])
+        })
+        .collect();
+    let mut t = 1_700_000_000_000i64;
+    let mut g = c.benchmark_group("head");
+    g.throughput(Throughput::Elements(BATCH_SERIES as u64));
+    g.bench_function(format!("append/{BATCH_SERIES}_series"), |b| {
+        b.iter_batched(
+            || {
+                t += HEAD_SCRAPE_MS;
+                let samples: Vec<_> = (0..labels.len()).map(|i| [Sample::new(t, i as f64 + t as f64 / 1e3)]).collect();
+                (t, samples)
+            },
+            |(now, samples)| {
+                let input: Vec<SeriesAppend<'_>> = labels
+                    .iter()
+                    .zip(&samples)
+                    .map(|(l, s)| SeriesAppend { labels: l, samples: s, exemplars: &[] })
+                    .collect();
+                db.append("default", &input, now).expect("append")
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, chunkenc, head);
 criterion_main!(benches);

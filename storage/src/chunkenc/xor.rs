@@ -309,6 +309,18 @@ impl XorAppender {
         self.w.write_bits(dod as u64, VALUE_BITS);
     }
 
+    /// Writes a `head_bits`-bit head followed by a `bits`-bit payload (whose
+    /// bits above `bits` are zero), in one step when both fit a word.
+    #[inline(always)]
+    fn write_field(&mut self, head: u64, head_bits: u32, payload: u64, bits: u32) {
+        if head_bits + bits <= VALUE_BITS {
+            self.w.write_bits(head << bits | payload, head_bits + bits);
+        } else {
+            self.w.write_bits(head, head_bits);
+            self.w.write_bits(payload, bits);
+        }
+    }
+
     /// Writes a value XORed against the previous one.
     #[inline]
     fn write_value(&mut self, bits: u64) {
@@ -321,16 +333,15 @@ impl XorAppender {
         let trailing = xor.trailing_zeros();
         if leading >= self.leading && trailing >= self.trailing {
             let significant = VALUE_BITS - self.leading - self.trailing;
-            self.w.write_bits(XOR_PREFIX_REUSE, XOR_MAX_PREFIX);
-            self.w.write_bits(xor >> self.trailing, significant);
+            self.write_field(XOR_PREFIX_REUSE, XOR_MAX_PREFIX, xor >> self.trailing, significant);
             return;
         }
         let significant = VALUE_BITS - leading - trailing;
         let head = XOR_PREFIX_NEW << (XOR_LEADING_BITS + XOR_SIGNIFICANT_BITS)
             | u64::from(leading) << XOR_SIGNIFICANT_BITS
             | u64::from(significant) & XOR_SIGNIFICANT_MASK;
-        self.w.write_bits(head, XOR_MAX_PREFIX + XOR_LEADING_BITS + XOR_SIGNIFICANT_BITS);
-        self.w.write_bits(xor >> trailing, significant);
+        let head_bits = XOR_MAX_PREFIX + XOR_LEADING_BITS + XOR_SIGNIFICANT_BITS;
+        self.write_field(head, head_bits, xor >> trailing, significant);
         self.leading = leading;
         self.trailing = trailing;
     }
@@ -379,7 +390,7 @@ impl<'a> XorIter<'a> {
     }
 
     /// Decodes the next sample's fields.
-    #[inline]
+    #[inline(always)]
     fn decode(&mut self) -> Result<Sample, Fault> {
         match self.read {
             0 => {
@@ -408,7 +419,7 @@ impl<'a> XorIter<'a> {
     }
 
     /// Decodes an XOR-encoded value into `self.v`.
-    #[inline]
+    #[inline(always)]
     fn read_value(&mut self) -> Result<(), Fault> {
         match self.r.read_unary(XOR_MAX_PREFIX)? {
             0 => return Ok(()),
