@@ -52,13 +52,19 @@ pub fn validate(req: pb::WriteRequest, limits: &IngestLimits, now_ms: i64) -> Va
             });
             continue;
         }
-        let labels = match check_labels(&ts.labels, limits) {
-            Ok(l) => l,
-            Err((reason, message)) => {
-                out.rejections.add(reason, refused, || message);
-                continue;
-            }
-        };
+        if let Err((reason, message)) = check_labels(&ts.labels, limits) {
+            out.rejections.add(reason, refused, || message);
+            continue;
+        }
+        // Checked: sorted, unique, valid. Move the strings instead of copying;
+        // an empty value is the same as an absent label (Prometheus semantics).
+        let labels = Labels::from_sorted(
+            ts.labels
+                .into_iter()
+                .filter(|l| !l.value.is_empty())
+                .map(|l| Label { name: l.name, value: l.value })
+                .collect(),
+        );
         let mut samples = Vec::with_capacity(ts.samples.len());
         for s in &ts.samples {
             if s.timestamp > max_t {
@@ -88,9 +94,12 @@ pub fn validate(req: pb::WriteRequest, limits: &IngestLimits, now_ms: i64) -> Va
     out
 }
 
-fn check_labels(raw: &[pb::Label], limits: &IngestLimits) -> Result<Labels, (RejectReason, String)> {
+/// Checks a series' labels as sent: names valid, sorted and unique, sizes
+/// within limits, a metric name present.
+fn check_labels(raw: &[pb::Label], limits: &IngestLimits) -> Result<(), (RejectReason, String)> {
     let series = || raw_series(raw);
-    let mut labels: Vec<Label> = Vec::with_capacity(raw.len());
+    let mut count = 0;
+    let mut has_name = false;
     let mut prev: Option<&str> = None;
     for l in raw {
         if let Some(p) = prev {
@@ -158,30 +167,29 @@ fn check_labels(raw: &[pb::Label], limits: &IngestLimits) -> Result<Labels, (Rej
                 ),
             ));
         }
-        // An empty value is the same as an absent label (Prometheus semantics).
         if !l.value.is_empty() {
-            labels.push(Label::new(l.name.clone(), l.value.clone()));
+            count += 1;
+            has_name |= l.name == rampart_storage::labels::METRIC_NAME;
         }
     }
-    if labels.len() > limits.max_labels_per_series {
+    if count > limits.max_labels_per_series {
         return Err((
             RejectReason::TooManyLabels,
             format!(
                 "series {} has {} labels, more than the limit of {}",
                 series(),
-                labels.len(),
+                count,
                 limits.max_labels_per_series
             ),
         ));
     }
-    let labels = Labels::from_sorted(labels);
-    if labels.metric_name().is_none() {
+    if !has_name {
         return Err((
             RejectReason::MissingMetricName,
             format!("series {} has no metric name: every series needs a non-empty __name__ label", series()),
         ));
     }
-    Ok(labels)
+    Ok(())
 }
 
 fn check_exemplar(e: &pb::Exemplar) -> Result<Labels, String> {
