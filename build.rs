@@ -1,19 +1,12 @@
-//! Compiles `proto/prometheus/*.proto` with protox (pure Rust, no system
-//! `protoc`) into a `FileDescriptorSet` and generates the Rust types from it
-//! with prost (`$OUT_DIR/prometheus.rs`, included by `src/proto.rs`).
-
-/// Directory that `import` paths in the `.proto` files are relative to.
-const PROTO_ROOT: &str = "proto";
-/// The `.proto` files to compile.
-const PROTO_FILES: [&str; 2] = ["proto/prometheus/types.proto", "proto/prometheus/remote.proto"];
+//! Compiles `proto/` with protox (pure Rust, no system `protoc`) and
+//! generates the Rust types with prost.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed={PROTO_ROOT}");
-    for file in PROTO_FILES {
-        println!("cargo:rerun-if-changed={file}");
+    let files = ["proto/prometheus/types.proto", "proto/prometheus/remote.proto"];
+    for f in files {
+        println!("cargo:rerun-if-changed={f}");
     }
-    let descriptors = protox::compile(PROTO_FILES, [PROTO_ROOT])?;
+    let descriptors = protox::compile(files, ["proto"])?;
     prost_build::Config::new().compile_fds(descriptors)?;
     Ok(())
 }
