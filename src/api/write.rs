@@ -41,7 +41,7 @@ async fn handle(state: &Arc<AppState>, headers: &HeaderMap, body: Result<Bytes, 
         }
         Err(e) => return (400, format!("reading request body: {e}\n")),
     };
-    let tenant = match tenant::from_header(headers.get(tenant::TENANT_HEADER).and_then(|v| v.to_str().ok())) {
+    let tenant = match tenant::from_header_bytes(headers.get(tenant::TENANT_HEADER).map(|v| v.as_bytes())) {
         Ok(t) => t,
         Err(e) => return refuse(&IngestError::Tenant(e)),
     };
@@ -93,10 +93,13 @@ async fn handle(state: &Arc<AppState>, headers: &HeaderMap, body: Result<Bytes, 
 
 fn count_rejections(state: &AppState, rejections: &Rejections) {
     for (reason, n, _) in rejections.iter() {
-        state.metrics.add_rejected(reason.as_str(), n);
+        // Exemplar refusals are not samples.
+        if !reason.counts_exemplars() {
+            state.metrics.add_rejected(reason.as_str(), n);
+        }
     }
 }
 
 fn refuse(e: &IngestError) -> (u16, String) {
-    (e.class().http_status(), format!("{e}\n"))
+    ingest::respond_error(e)
 }

@@ -1,208 +1,360 @@
-//! Per-series and per-sample checks of a decoded `WriteRequest`. A bad
-//! series refuses only its own samples; a bad sample only itself; a bad
-//! exemplar only itself. What passes is returned for storage, what fails is
-//! counted in [`Rejections`] with a message naming the series and the rule.
+//! Per-series, per-sample and per-exemplar checks of a decoded
+//! `WriteRequest`, producing what storage may append and what was refused.
+//!
+//! Scope of a refusal, as in Mimir and remote write 2.0: a bad series
+//! refuses only its own samples, a bad sample only itself, a bad exemplar
+//! only itself; everything else of the request is kept. Each refusal is
+//! counted in [`Rejections`] under its [`RejectReason`] with a message that
+//! names the offending label or value, the series, and the rule or limit.
+//!
+//! Series rules, checked on the labels as sent: a non-empty `__name__`
+//! matching `[a-zA-Z_:][a-zA-Z0-9_:]*`; other names matching
+//! `[a-zA-Z_][a-zA-Z0-9_]*` (checked byte by byte, no regex); names in
+//! ascending byte order and unique, as remote write requires; name, value
+//! and label-count limits from [`IngestLimits`]. A label with an empty value
+//! is the same as no label (Prometheus semantics): it is dropped and not
+//! counted. A series carrying native histograms is refused whole (not
+//! supported yet). Invalid UTF-8 never reaches this module: prost refuses it
+//! in `string` fields, which fails the whole body in [`super::decode`].
+//!
+//! Sample rules: the timestamp is at most `now + creation_grace_period`.
+//! Every value is valid, NaN and infinities included; values are passed on
+//! bit-exact, so staleness markers survive.
+//!
+//! Exemplar rules: at least one label with a non-empty value, valid and
+//! unique label names, at most [`MAX_EXEMPLAR_LABEL_RUNES`] characters of
+//! names and values together, and the sample timestamp rule.
+//!
+//! Messages are built only for the few refusals kept as examples, and the
+//! series and names they quote are cut to a readable length.
 
+use std::fmt::{self, Write as _};
+
+use rampart_storage::labels::METRIC_NAME;
 use rampart_storage::{Exemplar, Label, Labels, Metadata, Sample};
 
 use super::{IngestLimits, RejectReason, Rejections};
+use crate::duration::format_duration;
 use crate::proto::prometheus::{self as pb, metric_metadata::MetricType};
 
-/// Most UTF-8 characters in an exemplar's labels (names and values), as in
-/// Prometheus.
-const MAX_EXEMPLAR_LABEL_RUNES: usize = 128;
-/// Characters of a series shown in a message before it is cut.
+/// Most UTF-8 characters in an exemplar's label names and values together
+/// (the OpenMetrics and Prometheus limit).
+pub const MAX_EXEMPLAR_LABEL_RUNES: usize = 128;
+/// Characters of a series quoted in a message before it is cut (as Mimir).
 const MAX_SERIES_IN_MESSAGE: usize = 200;
+/// Characters of a label name or value quoted in a message before it is cut.
+const MAX_NAME_IN_MESSAGE: usize = 64;
+/// Marks a quoted series or name that was cut.
+const CUT_MARK: &str = "...";
+/// The label name rule, as messages state it.
+const LABEL_NAME_RULE: &str = "[a-zA-Z_][a-zA-Z0-9_]*";
+/// The metric name rule, as messages state it.
+const METRIC_NAME_RULE: &str = "[a-zA-Z_:][a-zA-Z0-9_:]*";
 
-/// A series that passed validation.
-#[derive(Clone, Debug)]
+/// A series that passed validation, with what of it passed.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct AcceptedSeries {
-    /// Its labels, sorted, empty values dropped.
+    /// Its labels: sorted, unique, labels with empty values dropped.
     pub labels: Labels,
-    /// Samples that passed.
+    /// Samples that passed, in the order sent, values bit-exact.
     pub samples: Vec<Sample>,
     /// Exemplars that passed.
     pub exemplars: Vec<Exemplar>,
 }
 
 /// The outcome of validating a request.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ValidatedWrite {
-    /// Series to store.
+    /// Series to store, in request order; series left with neither samples
+    /// nor exemplars are not included.
     pub series: Vec<AcceptedSeries>,
-    /// Metric metadata to store.
+    /// Metric metadata to store; entries without a family name are skipped.
     pub metadata: Vec<Metadata>,
-    /// What was refused.
+    /// What was refused and why.
     pub rejections: Rejections,
 }
 
-/// Validates a request against `limits` at receiver time `now_ms`.
-pub fn validate(req: pb::WriteRequest, limits: &IngestLimits, now_ms: i64) -> ValidatedWrite {
-    let mut out = ValidatedWrite::default();
-    let max_t = now_ms.saturating_add(i64::try_from(limits.creation_grace_period.as_millis()).unwrap_or(i64::MAX));
-    for ts in req.timeseries {
-        let refused = (ts.samples.len() + ts.histograms.len()) as u64;
-        if !ts.histograms.is_empty() {
-            out.rejections.add(RejectReason::NativeHistogram, refused, || {
-                format!(
-                    "native histograms are not supported yet: series {} carries {} histogram samples; send classic histograms (disable send_native_histograms)",
-                    raw_series(&ts.labels),
-                    ts.histograms.len()
-                )
-            });
-            continue;
-        }
-        if let Err((reason, message)) = check_labels(&ts.labels, limits) {
-            out.rejections.add(reason, refused, || message);
-            continue;
-        }
-        // Checked: sorted, unique, valid. Move the strings instead of copying;
-        // an empty value is the same as an absent label (Prometheus semantics).
-        let labels = Labels::from_sorted(
-            ts.labels
-                .into_iter()
-                .filter(|l| !l.value.is_empty())
-                .map(|l| Label { name: l.name, value: l.value })
-                .collect(),
-        );
-        let mut samples = Vec::with_capacity(ts.samples.len());
-        for s in &ts.samples {
-            if s.timestamp > max_t {
-                out.rejections.add(RejectReason::TooFarInFuture, 1, || {
-                    format!(
-                        "sample timestamp {} is too far in the future (more than {} ahead of now, {now_ms}) for series {labels}",
-                        s.timestamp,
-                        humantime::format_duration(limits.creation_grace_period)
-                    )
-                });
-            } else {
-                samples.push(Sample::new(s.timestamp, s.value));
-            }
-        }
-        let mut exemplars = Vec::new();
-        for e in ts.exemplars {
-            match check_exemplar(&e) {
-                Ok(l) => exemplars.push(Exemplar { labels: l, v: e.value, t: e.timestamp }),
-                Err(message) => out
-                    .rejections
-                    .add(RejectReason::InvalidExemplar, 0, || format!("{message} in an exemplar of series {labels}")),
-            }
-        }
-        out.series.push(AcceptedSeries { labels, samples, exemplars });
+impl ValidatedWrite {
+    /// Samples that passed validation.
+    pub fn accepted_samples(&self) -> u64 {
+        self.series.iter().map(|s| s.samples.len() as u64).sum()
     }
-    out.metadata = req.metadata.into_iter().map(metadata).collect();
+}
+
+/// Validates a request against `limits` at receiver time `now_ms`
+/// (milliseconds since the Unix epoch; a parameter so that tests are
+/// deterministic).
+pub fn validate(req: pb::WriteRequest, limits: &IngestLimits, now_ms: i64) -> ValidatedWrite {
+    let grace_ms = i64::try_from(limits.creation_grace_period.as_millis()).unwrap_or(i64::MAX);
+    let ctx = Ctx { limits, now_ms, max_t: now_ms.saturating_add(grace_ms) };
+    let mut out = ValidatedWrite { series: Vec::with_capacity(req.timeseries.len()), ..ValidatedWrite::default() };
+    for ts in req.timeseries {
+        validate_series(ts, &ctx, &mut out);
+    }
+    out.metadata = req.metadata.into_iter().filter(|m| !m.metric_family_name.is_empty()).map(metadata).collect();
     out
 }
 
-/// Checks a series' labels as sent: names valid, sorted and unique, sizes
-/// within limits, a metric name present.
-fn check_labels(raw: &[pb::Label], limits: &IngestLimits) -> Result<(), (RejectReason, String)> {
-    let series = || raw_series(raw);
-    let mut count = 0;
+/// What the checks of one request share.
+struct Ctx<'a> {
+    limits: &'a IngestLimits,
+    /// Receiver time.
+    now_ms: i64,
+    /// Newest timestamp accepted.
+    max_t: i64,
+}
+
+impl Ctx<'_> {
+    fn future_message(&self, what: &str, t: i64, labels: &Labels) -> String {
+        format!(
+            "{what} timestamp {t} is too far in the future (more than {} ahead of now, {}) for series {}",
+            format_duration(self.limits.creation_grace_period),
+            self.now_ms,
+            series(labels)
+        )
+    }
+}
+
+fn validate_series(ts: pb::TimeSeries, ctx: &Ctx<'_>, out: &mut ValidatedWrite) {
+    let pb::TimeSeries { labels: raw, samples, exemplars, histograms } = ts;
+    if !histograms.is_empty() {
+        let refused = (samples.len() + histograms.len()) as u64;
+        out.rejections.add(RejectReason::NativeHistogram, refused, || {
+            format!(
+                "native histograms are not supported yet: series {} carries {} native histogram samples, refused \
+                 with the series' {} float samples; configure the sender not to send native histograms \
+                 (Prometheus: send_native_histograms: false)",
+                raw_series(&raw),
+                histograms.len(),
+                samples.len()
+            )
+        });
+        return;
+    }
+    if let Err(problem) = check_labels(&raw, ctx.limits) {
+        out.rejections.add(problem.reason(), samples.len() as u64, || problem.message(&raw, ctx.limits));
+        return;
+    }
+    // Checked: sorted, unique, valid. The strings move instead of being
+    // copied; an empty value is the same as an absent label.
+    let labels = Labels::from_sorted(
+        raw.into_iter().filter(|l| !l.value.is_empty()).map(|l| Label { name: l.name, value: l.value }).collect(),
+    );
+    let mut kept = Vec::with_capacity(samples.len());
+    for s in samples {
+        if s.timestamp > ctx.max_t {
+            out.rejections.add(RejectReason::TooFarInFuture, 1, || ctx.future_message("sample", s.timestamp, &labels));
+        } else {
+            kept.push(Sample::new(s.timestamp, s.value));
+        }
+    }
+    let mut kept_exemplars = Vec::new();
+    for e in exemplars {
+        match check_exemplar(&e, ctx) {
+            Ok(()) => kept_exemplars.push(Exemplar {
+                labels: Labels::from_unsorted(
+                    e.labels
+                        .into_iter()
+                        .filter(|l| !l.value.is_empty())
+                        .map(|l| Label { name: l.name, value: l.value })
+                        .collect(),
+                ),
+                v: e.value,
+                t: e.timestamp,
+            }),
+            Err(problem) => {
+                out.rejections.add(RejectReason::InvalidExemplar, 1, || problem.message(&e, &labels, ctx));
+            }
+        }
+    }
+    if !kept.is_empty() || !kept_exemplars.is_empty() {
+        out.series.push(AcceptedSeries { labels, samples: kept, exemplars: kept_exemplars });
+    }
+}
+
+/// The first rule a series' labels break.
+#[derive(Debug, PartialEq, Eq)]
+enum LabelProblem<'a> {
+    MissingMetricName,
+    InvalidMetricName(&'a str),
+    InvalidLabelName(&'a str),
+    DuplicateLabelName(&'a str),
+    /// `next` follows `prev` but sorts before it.
+    Unsorted {
+        prev: &'a str,
+        next: &'a str,
+    },
+    LabelNameTooLong(&'a str),
+    LabelValueTooLong {
+        name: &'a str,
+        len: usize,
+    },
+    /// Labels with non-empty values.
+    TooManyLabels(usize),
+}
+
+impl LabelProblem<'_> {
+    fn reason(&self) -> RejectReason {
+        match self {
+            LabelProblem::MissingMetricName => RejectReason::MissingMetricName,
+            LabelProblem::InvalidMetricName(_) => RejectReason::InvalidMetricName,
+            LabelProblem::InvalidLabelName(_) => RejectReason::InvalidLabelName,
+            LabelProblem::DuplicateLabelName(_) => RejectReason::DuplicateLabelName,
+            LabelProblem::Unsorted { .. } => RejectReason::UnsortedLabels,
+            LabelProblem::LabelNameTooLong(_) => RejectReason::LabelNameTooLong,
+            LabelProblem::LabelValueTooLong { .. } => RejectReason::LabelValueTooLong,
+            LabelProblem::TooManyLabels(_) => RejectReason::TooManyLabels,
+        }
+    }
+
+    fn message(&self, raw: &[pb::Label], limits: &IngestLimits) -> String {
+        let series = raw_series(raw);
+        match *self {
+            LabelProblem::MissingMetricName => {
+                format!("series {series} has no metric name: every series needs a non-empty __name__ label")
+            }
+            LabelProblem::InvalidMetricName(name) => format!(
+                "invalid metric name {} in series {series}: metric names must match {METRIC_NAME_RULE}",
+                quoted(name)
+            ),
+            LabelProblem::InvalidLabelName(name) => format!(
+                "invalid label name {} in series {series}: label names must match {LABEL_NAME_RULE}",
+                quoted(name)
+            ),
+            LabelProblem::DuplicateLabelName(name) => {
+                format!("duplicate label name {} in series {series}", quoted(name))
+            }
+            LabelProblem::Unsorted { prev, next } => {
+                format!("label names not sorted in series {series}: {} after {}", quoted(next), quoted(prev))
+            }
+            LabelProblem::LabelNameTooLong(name) => format!(
+                "label name {} is too long: {} bytes, more than the limit of {} (ingest.max_label_name_length), \
+                 in series {series}",
+                quoted(name),
+                name.len(),
+                limits.max_label_name_length
+            ),
+            LabelProblem::LabelValueTooLong { name, len } => format!(
+                "value of label {} is too long: {len} bytes, more than the limit of {} \
+                 (ingest.max_label_value_length), in series {series}",
+                quoted(name),
+                limits.max_label_value_length
+            ),
+            LabelProblem::TooManyLabels(n) => format!(
+                "series {series} has {n} labels, more than the limit of {} (ingest.max_labels_per_series)",
+                limits.max_labels_per_series
+            ),
+        }
+    }
+}
+
+/// Checks a series' labels as sent. Per label, in order: name rule, name
+/// length, value length, order and uniqueness against the previous label;
+/// then metric name presence and the label count.
+fn check_labels<'a>(raw: &'a [pb::Label], limits: &IngestLimits) -> Result<(), LabelProblem<'a>> {
+    let mut present = 0usize;
     let mut has_name = false;
     let mut prev: Option<&str> = None;
     for l in raw {
-        if let Some(p) = prev {
-            if p == l.name {
-                return Err((
-                    RejectReason::DuplicateLabelName,
-                    format!("duplicate label name {:?} in series {}", l.name, series()),
-                ));
+        let name = l.name.as_str();
+        if name == METRIC_NAME {
+            if !l.value.is_empty() && !is_metric_name(&l.value) {
+                return Err(LabelProblem::InvalidMetricName(&l.value));
             }
-            if p > l.name.as_str() {
-                return Err((
-                    RejectReason::UnsortedLabels,
-                    format!(
-                        "label names not sorted in series {}: {:?} after {:?}; senders must sort labels by name",
-                        series(),
-                        l.name,
-                        p
-                    ),
-                ));
-            }
+        } else if !is_label_name(name) {
+            return Err(LabelProblem::InvalidLabelName(name));
         }
-        prev = Some(&l.name);
-        if l.name.len() > limits.max_label_name_length {
-            return Err((
-                RejectReason::LabelNameTooLong,
-                format!(
-                    "label name {:.40?}... is too long ({} bytes, limit {}) in series {}",
-                    l.name,
-                    l.name.len(),
-                    limits.max_label_name_length,
-                    series()
-                ),
-            ));
+        if name.len() > limits.max_label_name_length {
+            return Err(LabelProblem::LabelNameTooLong(name));
         }
         if l.value.len() > limits.max_label_value_length {
-            return Err((
-                RejectReason::LabelValueTooLong,
-                format!(
-                    "value of label {:?} is too long ({} bytes, limit {}) in series {}",
-                    l.name,
-                    l.value.len(),
-                    limits.max_label_value_length,
-                    series()
-                ),
-            ));
+            return Err(LabelProblem::LabelValueTooLong { name, len: l.value.len() });
         }
-        if l.name == rampart_storage::labels::METRIC_NAME {
-            if !is_metric_name(&l.value) && !l.value.is_empty() {
-                return Err((
-                    RejectReason::InvalidMetricName,
-                    format!(
-                        "invalid metric name {:?} in series {}: metric names must match [a-zA-Z_:][a-zA-Z0-9_:]*",
-                        l.value,
-                        series()
-                    ),
-                ));
+        if let Some(p) = prev {
+            match p.cmp(name) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => return Err(LabelProblem::DuplicateLabelName(name)),
+                std::cmp::Ordering::Greater => return Err(LabelProblem::Unsorted { prev: p, next: name }),
             }
-        } else if !is_label_name(&l.name) {
-            return Err((
-                RejectReason::InvalidLabelName,
-                format!(
-                    "invalid label name {:?} in series {}: label names must match [a-zA-Z_][a-zA-Z0-9_]*",
-                    l.name,
-                    series()
-                ),
-            ));
         }
+        prev = Some(name);
         if !l.value.is_empty() {
-            count += 1;
-            has_name |= l.name == rampart_storage::labels::METRIC_NAME;
+            present += 1;
+            has_name |= name == METRIC_NAME;
         }
-    }
-    if count > limits.max_labels_per_series {
-        return Err((
-            RejectReason::TooManyLabels,
-            format!(
-                "series {} has {} labels, more than the limit of {}",
-                series(),
-                count,
-                limits.max_labels_per_series
-            ),
-        ));
     }
     if !has_name {
-        return Err((
-            RejectReason::MissingMetricName,
-            format!("series {} has no metric name: every series needs a non-empty __name__ label", series()),
-        ));
+        return Err(LabelProblem::MissingMetricName);
+    }
+    if present > limits.max_labels_per_series {
+        return Err(LabelProblem::TooManyLabels(present));
     }
     Ok(())
 }
 
-fn check_exemplar(e: &pb::Exemplar) -> Result<Labels, String> {
-    let runes: usize = e.labels.iter().map(|l| l.name.chars().count() + l.value.chars().count()).sum();
-    if runes > MAX_EXEMPLAR_LABEL_RUNES {
-        return Err(format!("exemplar labels have {runes} characters, more than {MAX_EXEMPLAR_LABEL_RUNES}"));
+/// The first rule an exemplar breaks.
+#[derive(Debug, PartialEq, Eq)]
+enum ExemplarProblem<'a> {
+    /// Characters of names and values together.
+    TooLong(usize),
+    InvalidLabelName(&'a str),
+    DuplicateLabelName(&'a str),
+    NoLabels,
+    TooFarInFuture,
+}
+
+impl ExemplarProblem<'_> {
+    fn message(&self, e: &pb::Exemplar, labels: &Labels, ctx: &Ctx<'_>) -> String {
+        let (t, series) = (e.timestamp, series(labels));
+        let exemplar = raw_series(&e.labels);
+        match *self {
+            ExemplarProblem::TooLong(n) => format!(
+                "exemplar labels {exemplar} at timestamp {t} of series {series} are too long: {n} characters, more \
+                 than the limit of {MAX_EXEMPLAR_LABEL_RUNES} (names and values together)"
+            ),
+            ExemplarProblem::InvalidLabelName(name) => format!(
+                "invalid label name {} in exemplar {exemplar} at timestamp {t} of series {series}: label names must \
+                 match {LABEL_NAME_RULE}",
+                quoted(name)
+            ),
+            ExemplarProblem::DuplicateLabelName(name) => format!(
+                "duplicate label name {} in exemplar {exemplar} at timestamp {t} of series {series}",
+                quoted(name)
+            ),
+            ExemplarProblem::NoLabels => format!(
+                "exemplar {exemplar} at timestamp {t} of series {series} has no labels: an exemplar needs at least \
+                 one label with a non-empty value, e.g. trace_id"
+            ),
+            ExemplarProblem::TooFarInFuture => ctx.future_message("exemplar", t, labels),
+        }
+    }
+}
+
+fn check_exemplar<'a>(e: &'a pb::Exemplar, ctx: &Ctx<'_>) -> Result<(), ExemplarProblem<'a>> {
+    // Bytes bound characters from above: count characters only when needed.
+    let bytes: usize = e.labels.iter().map(|l| l.name.len() + l.value.len()).sum();
+    if bytes > MAX_EXEMPLAR_LABEL_RUNES {
+        let runes: usize = e.labels.iter().map(|l| l.name.chars().count() + l.value.chars().count()).sum();
+        if runes > MAX_EXEMPLAR_LABEL_RUNES {
+            return Err(ExemplarProblem::TooLong(runes));
+        }
     }
     if let Some(l) = e.labels.iter().find(|l| !is_label_name(&l.name)) {
-        return Err(format!("invalid label name {:?}", l.name));
+        return Err(ExemplarProblem::InvalidLabelName(&l.name));
     }
-    Ok(Labels::from_unsorted(
-        e.labels.iter().filter(|l| !l.value.is_empty()).map(|l| Label::new(l.name.clone(), l.value.clone())).collect(),
-    ))
+    // At most a few dozen labels fit the character limit: pairwise is fine.
+    for (i, l) in e.labels.iter().enumerate() {
+        if e.labels[..i].iter().any(|p| p.name == l.name) {
+            return Err(ExemplarProblem::DuplicateLabelName(&l.name));
+        }
+    }
+    if e.labels.iter().all(|l| l.value.is_empty()) {
+        return Err(ExemplarProblem::NoLabels);
+    }
+    if e.timestamp > ctx.max_t {
+        return Err(ExemplarProblem::TooFarInFuture);
+    }
+    Ok(())
 }
 
 fn metadata(m: pb::MetricMetadata) -> Metadata {
@@ -221,108 +373,529 @@ fn metadata(m: pb::MetricMetadata) -> Metadata {
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`
 fn is_label_name(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
-        && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    match s.as_bytes() {
+        [first, rest @ ..] => {
+            (first.is_ascii_alphabetic() || *first == b'_')
+                && rest.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        }
+        [] => false,
+    }
 }
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`
 fn is_metric_name(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && (b[0].is_ascii_alphabetic() || b[0] == b'_' || b[0] == b':')
-        && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
+    match s.as_bytes() {
+        [first, rest @ ..] => {
+            (first.is_ascii_alphabetic() || *first == b'_' || *first == b':')
+                && rest.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
+        }
+        [] => false,
+    }
 }
 
-/// A series as sent (order kept), `{a="1", b="2"}`, cut to a readable length.
-fn raw_series(labels: &[pb::Label]) -> String {
-    let parts: Vec<String> = labels.iter().map(|l| format!("{}={:?}", l.name, l.value)).collect();
-    let s = format!("{{{}}}", parts.join(", "));
-    if s.len() <= MAX_SERIES_IN_MESSAGE {
-        return s;
+/// A string that takes at most a number of characters, then refuses more
+/// (ending the formatting early) and remembers that it was cut.
+struct Bounded {
+    out: String,
+    left: usize,
+    cut: bool,
+}
+
+impl Bounded {
+    fn new(chars: usize) -> Self {
+        Self { out: String::new(), left: chars, cut: false }
     }
-    let cut = (0..=MAX_SERIES_IN_MESSAGE).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
-    format!("{}...", &s[..cut])
+
+    fn finish(mut self) -> String {
+        if self.cut {
+            self.out.push_str(CUT_MARK);
+        }
+        self.out
+    }
+}
+
+impl fmt::Write for Bounded {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            if self.left == 0 {
+                self.cut = true;
+                return Err(fmt::Error);
+            }
+            self.out.push(c);
+            self.left -= 1;
+        }
+        Ok(())
+    }
+}
+
+/// Writes `s` with control characters, quotes and backslashes escaped as
+/// Rust's `{:?}` does (single quotes stay as they are).
+fn write_escaped(w: &mut impl fmt::Write, s: &str) -> fmt::Result {
+    for c in s.chars() {
+        if c == '\'' {
+            w.write_char(c)?;
+        } else {
+            write!(w, "{}", c.escape_debug())?;
+        }
+    }
+    Ok(())
+}
+
+/// `s` escaped and in double quotes, cut to a readable length.
+fn quoted(s: &str) -> String {
+    let mut w = Bounded::new(MAX_NAME_IN_MESSAGE);
+    // An error only means the text was cut.
+    let _ = write_escaped(&mut w, s);
+    format!("\"{}\"", w.finish())
+}
+
+/// Labels as sent (order kept, nothing dropped): `{__name__="up", 1a="x"}`,
+/// cut to a readable length.
+fn raw_series(labels: &[pb::Label]) -> String {
+    fn write(w: &mut Bounded, labels: &[pb::Label]) -> fmt::Result {
+        w.write_char('{')?;
+        for (i, l) in labels.iter().enumerate() {
+            if i > 0 {
+                w.write_str(", ")?;
+            }
+            write_escaped(w, &l.name)?;
+            w.write_str("=\"")?;
+            write_escaped(w, &l.value)?;
+            w.write_char('"')?;
+        }
+        w.write_char('}')
+    }
+    let mut w = Bounded::new(MAX_SERIES_IN_MESSAGE);
+    // An error only means the text was cut.
+    let _ = write(&mut w, labels);
+    w.finish()
+}
+
+/// A validated series in Prometheus's text form, `up{job="a"}`, cut to a
+/// readable length.
+fn series(labels: &Labels) -> String {
+    let mut w = Bounded::new(MAX_SERIES_IN_MESSAGE);
+    // An error only means the text was cut.
+    let _ = write!(w, "{labels}");
+    w.finish()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     const NOW: i64 = 1_700_000_000_000;
+    /// The default grace period, in milliseconds.
+    const GRACE_MS: i64 = 600_000;
 
-    fn ts(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> pb::TimeSeries {
+    fn labels(pairs: &[(&str, &str)]) -> Vec<pb::Label> {
+        pairs.iter().map(|(n, v)| pb::Label { name: n.to_string(), value: v.to_string() }).collect()
+    }
+
+    fn ts(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> pb::TimeSeries {
         pb::TimeSeries {
-            labels: labels.iter().map(|(n, v)| pb::Label { name: n.to_string(), value: v.to_string() }).collect(),
+            labels: labels(pairs),
             samples: samples.iter().map(|&(timestamp, value)| pb::Sample { value, timestamp }).collect(),
             ..Default::default()
         }
     }
 
+    fn with_exemplar(mut series: pb::TimeSeries, pairs: &[(&str, &str)], timestamp: i64) -> pb::TimeSeries {
+        series.exemplars.push(pb::Exemplar { labels: labels(pairs), value: 0.5, timestamp });
+        series
+    }
+
+    fn request(timeseries: Vec<pb::TimeSeries>) -> pb::WriteRequest {
+        pb::WriteRequest { timeseries, ..Default::default() }
+    }
+
     fn one(series: pb::TimeSeries) -> ValidatedWrite {
-        validate(pb::WriteRequest { timeseries: vec![series], ..Default::default() }, &IngestLimits::default(), NOW)
+        validate(request(vec![series]), &IngestLimits::default(), NOW)
+    }
+
+    /// The only reason recorded, its count and its only example.
+    fn only_rejection(v: &ValidatedWrite, case: &str) -> (RejectReason, u64, String) {
+        let all: Vec<_> = v.rejections.iter().collect();
+        assert_eq!(all.len(), 1, "{case}: {all:?}");
+        let (reason, count, examples) = all[0];
+        assert_eq!(examples.len(), 1, "{case}");
+        (reason, count, examples[0].clone())
     }
 
     #[test]
-    fn each_rule_refuses_with_its_reason_and_message() {
-        let long = "v".repeat(2049);
+    fn each_series_rule_refuses_the_series_with_its_reason_and_message() {
+        let long_name = "n".repeat(1025);
+        let long_value = "v".repeat(2049);
         let many: Vec<(String, String)> = (0..30).map(|i| (format!("l{i:02}"), "x".to_owned())).collect();
-        let mut many_refs: Vec<(&str, &str)> = vec![("__name__", "m")];
-        many_refs.extend(many.iter().map(|(a, b)| (a.as_str(), b.as_str())));
-        let cases: Vec<(&str, pb::TimeSeries, RejectReason, &str)> = vec![
-            ("bad label", ts(&[("__name__", "up"), ("bad-name", "x")], &[(NOW, 1.0)]), RejectReason::InvalidLabelName,
-             r#"invalid label name "bad-name" in series {__name__="up", bad-name="x"}: label names must match [a-zA-Z_][a-zA-Z0-9_]*"#),
-            ("bad metric", ts(&[("__name__", "1up")], &[(NOW, 1.0)]), RejectReason::InvalidMetricName,
-             r#"invalid metric name "1up" in series {__name__="1up"}: metric names must match [a-zA-Z_:][a-zA-Z0-9_:]*"#),
-            ("no name", ts(&[("job", "a")], &[(NOW, 1.0)]), RejectReason::MissingMetricName,
-             r#"series {job="a"} has no metric name: every series needs a non-empty __name__ label"#),
-            ("empty name", ts(&[("__name__", ""), ("job", "a")], &[(NOW, 1.0)]), RejectReason::MissingMetricName,
-             r#"series {__name__="", job="a"} has no metric name: every series needs a non-empty __name__ label"#),
-            ("duplicate", ts(&[("__name__", "up"), ("a", "1"), ("a", "2")], &[(NOW, 1.0)]), RejectReason::DuplicateLabelName,
-             r#"duplicate label name "a" in series {__name__="up", a="1", a="2"}"#),
-            ("unsorted", ts(&[("__name__", "up"), ("c", "1"), ("b", "2")], &[(NOW, 1.0)]), RejectReason::UnsortedLabels,
-             r#"label names not sorted in series {__name__="up", c="1", b="2"}: "b" after "c"; senders must sort labels by name"#),
-            ("long value", ts(&[("__name__", "up"), ("a", &long)], &[(NOW, 1.0)]), RejectReason::LabelValueTooLong,
-             r#"value of label "a" is too long (2049 bytes, limit 2048) in series"#),
-            ("too many", ts(&many_refs, &[(NOW, 1.0)]), RejectReason::TooManyLabels, "has 31 labels, more than the limit of 30"),
-            ("future", ts(&[("__name__", "up")], &[(NOW + 600_001, 1.0)]), RejectReason::TooFarInFuture,
-             "sample timestamp 1700000600001 is too far in the future (more than 10m ahead of now, 1700000000000) for series up{}"),
+        let mut many_pairs: Vec<(&str, &str)> = vec![("__name__", "m")];
+        many_pairs.extend(many.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+        let many_series = raw_series(&labels(&many_pairs));
+        assert!(many_series.ends_with("..."), "long series are cut: {many_series}");
+        assert_eq!(many_series.chars().count(), MAX_SERIES_IN_MESSAGE + CUT_MARK.len());
+        let two = [(NOW, 1.0), (NOW - 1, 2.0)];
+
+        let cases: Vec<(&str, pb::TimeSeries, RejectReason, String)> = vec![
+            (
+                "no metric name",
+                ts(&[("job", "a")], &two),
+                RejectReason::MissingMetricName,
+                r#"series {job="a"} has no metric name: every series needs a non-empty __name__ label"#.into(),
+            ),
+            (
+                "empty metric name",
+                ts(&[("__name__", ""), ("job", "a")], &two),
+                RejectReason::MissingMetricName,
+                r#"series {__name__="", job="a"} has no metric name: every series needs a non-empty __name__ label"#
+                    .into(),
+            ),
+            (
+                "invalid metric name",
+                ts(&[("__name__", "1up")], &two),
+                RejectReason::InvalidMetricName,
+                r#"invalid metric name "1up" in series {__name__="1up"}: metric names must match [a-zA-Z_:][a-zA-Z0-9_:]*"#
+                    .into(),
+            ),
+            (
+                "metric name with a dash",
+                ts(&[("__name__", "http-requests")], &two),
+                RejectReason::InvalidMetricName,
+                r#"invalid metric name "http-requests" in series {__name__="http-requests"}: metric names must match [a-zA-Z_:][a-zA-Z0-9_:]*"#
+                    .into(),
+            ),
+            (
+                "label name starting with a digit",
+                ts(&[("__name__", "up"), ("1a", "x")], &two),
+                RejectReason::InvalidLabelName,
+                r#"invalid label name "1a" in series {__name__="up", 1a="x"}: label names must match [a-zA-Z_][a-zA-Z0-9_]*"#
+                    .into(),
+            ),
+            (
+                "label name with a colon",
+                ts(&[("__name__", "up"), ("a:b", "x")], &two),
+                RejectReason::InvalidLabelName,
+                r#"invalid label name "a:b" in series {__name__="up", a:b="x"}: label names must match [a-zA-Z_][a-zA-Z0-9_]*"#
+                    .into(),
+            ),
+            (
+                "empty label name",
+                ts(&[("", "x"), ("__name__", "up")], &two),
+                RejectReason::InvalidLabelName,
+                r#"invalid label name "" in series {="x", __name__="up"}: label names must match [a-zA-Z_][a-zA-Z0-9_]*"#
+                    .into(),
+            ),
+            (
+                "label name with a quote and newline is escaped",
+                ts(&[("__name__", "up"), ("a\"\n", "x")], &two),
+                RejectReason::InvalidLabelName,
+                r#"invalid label name "a\"\n" in series {__name__="up", a\"\n="x"}: label names must match [a-zA-Z_][a-zA-Z0-9_]*"#
+                    .into(),
+            ),
+            (
+                "duplicate label name",
+                ts(&[("__name__", "up"), ("job", "1"), ("job", "2")], &two),
+                RejectReason::DuplicateLabelName,
+                r#"duplicate label name "job" in series {__name__="up", job="1", job="2"}"#.into(),
+            ),
+            (
+                "duplicate label name with an empty value",
+                ts(&[("__name__", "up"), ("job", ""), ("job", "2")], &two),
+                RejectReason::DuplicateLabelName,
+                r#"duplicate label name "job" in series {__name__="up", job="", job="2"}"#.into(),
+            ),
+            (
+                "unsorted label names",
+                ts(&[("__name__", "up"), ("c", "1"), ("b", "2")], &two),
+                RejectReason::UnsortedLabels,
+                r#"label names not sorted in series {__name__="up", c="1", b="2"}: "b" after "c""#.into(),
+            ),
+            (
+                "name sorted after lowercase labels",
+                ts(&[("job", "a"), ("__name__", "up")], &two),
+                RejectReason::UnsortedLabels,
+                r#"label names not sorted in series {job="a", __name__="up"}: "__name__" after "job""#.into(),
+            ),
+            (
+                "label name too long",
+                ts(&[("__name__", "up"), (&long_name, "x")], &two),
+                RejectReason::LabelNameTooLong,
+                format!(
+                    "label name \"{}...\" is too long: 1025 bytes, more than the limit of 1024 \
+                     (ingest.max_label_name_length), in series {}",
+                    "n".repeat(MAX_NAME_IN_MESSAGE),
+                    raw_series(&labels(&[("__name__", "up"), (&long_name, "x")]))
+                ),
+            ),
+            (
+                "label value too long",
+                ts(&[("__name__", "up"), ("a", &long_value)], &two),
+                RejectReason::LabelValueTooLong,
+                format!(
+                    "value of label \"a\" is too long: 2049 bytes, more than the limit of 2048 \
+                     (ingest.max_label_value_length), in series {{__name__=\"up\", a=\"{}...",
+                    "v".repeat(MAX_SERIES_IN_MESSAGE - r#"{__name__="up", a=""#.len())
+                ),
+            ),
+            (
+                "too many labels",
+                ts(&many_pairs, &two),
+                RejectReason::TooManyLabels,
+                format!("series {many_series} has 31 labels, more than the limit of 30 (ingest.max_labels_per_series)"),
+            ),
         ];
-        for (name, series, reason, message) in cases {
+        for (case, series, reason, message) in cases {
             let v = one(series);
-            let (got_reason, n, examples) =
-                v.rejections.iter().next().unwrap_or_else(|| panic!("{name}: nothing refused"));
-            assert_eq!((got_reason, n), (reason, 1), "{name}");
-            assert!(examples[0].contains(message), "{name}: {:?}", examples[0]);
+            assert!(v.series.is_empty(), "{case}: the series is refused");
+            assert_eq!(only_rejection(&v, case), (reason, 2, message), "{case}");
         }
     }
 
     #[test]
-    fn valid_series_are_kept_beside_invalid_ones_and_stale_markers_pass_bit_exact() {
-        let stale = f64::from_bits(rampart_storage::STALE_NAN_BITS);
-        let req = pb::WriteRequest {
-            timeseries: vec![
-                ts(&[("__name__", "up"), ("bad-name", "x")], &[(NOW, 1.0)]),
-                ts(&[("__name__", "up"), ("empty", ""), ("job", "a")], &[(NOW, stale), (NOW + 1, f64::INFINITY)]),
-            ],
-            ..Default::default()
-        };
-        let v = validate(req, &IngestLimits::default(), NOW);
+    fn label_limits_are_inclusive_and_empty_values_do_not_count() {
+        let name = "n".repeat(1024);
+        let value = "v".repeat(2048);
+        // The name, 28 short labels and one of the longest name and value:
+        // exactly the limit of 30, plus an empty one that does not count.
+        let many: Vec<(String, String)> = (0..28).map(|i| (format!("l{i:02}"), "x".to_owned())).collect();
+        let mut pairs: Vec<(&str, &str)> = vec![("__name__", "m")];
+        pairs.extend(many.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+        pairs.push((&name, &value));
+        pairs.push(("zz_empty", ""));
+        let v = one(ts(&pairs, &[(NOW, 1.0)]));
+        assert!(v.rejections.is_empty(), "{:?}", v.rejections);
         assert_eq!(v.series.len(), 1);
-        assert_eq!(v.series[0].labels, Labels::from_pairs([("__name__", "up"), ("job", "a")]));
-        assert_eq!(v.series[0].samples[0].v.to_bits(), rampart_storage::STALE_NAN_BITS);
-        assert_eq!(v.rejections.total_samples(), 1);
+        assert_eq!(v.series[0].labels.len(), 30, "the empty label is dropped");
+        assert_eq!(v.series[0].labels.get("zz_empty"), None);
     }
 
     #[test]
-    fn native_histograms_are_refused_not_dropped() {
-        let mut series = ts(&[("__name__", "h")], &[]);
+    fn samples_too_far_in_the_future_are_refused_alone() {
+        let limit = NOW + GRACE_MS;
+        let v = one(ts(&[("__name__", "up"), ("job", "a")], &[(NOW, 1.0), (limit, 2.0), (limit + 1, 3.0)]));
+        let (reason, count, message) = only_rejection(&v, "future");
+        assert_eq!((reason, count), (RejectReason::TooFarInFuture, 1));
+        assert_eq!(
+            message,
+            "sample timestamp 1700000600001 is too far in the future (more than 10m ahead of now, 1700000000000) \
+             for series up{job=\"a\"}"
+        );
+        assert_eq!(v.series[0].samples, [Sample::new(NOW, 1.0), Sample::new(limit, 2.0)]);
+
+        let limits = IngestLimits { creation_grace_period: Duration::from_secs(5400), ..IngestLimits::default() };
+        let v = validate(request(vec![ts(&[("__name__", "up")], &[(NOW + 5_400_001, 1.0)])]), &limits, NOW);
+        assert!(v.series.is_empty(), "a series left without samples is not returned");
+        let (_, _, message) = only_rejection(&v, "grace");
+        assert!(message.contains("(more than 1h30m ahead of now, 1700000000000) for series up{}"), "{message}");
+    }
+
+    #[test]
+    fn native_histograms_are_refused_with_the_series_never_dropped_silently() {
+        let mut series = ts(&[("__name__", "h"), ("job", "a")], &[(NOW, 1.0)]);
         series.histograms.push(pb::Histogram { timestamp: NOW, ..Default::default() });
+        series.histograms.push(pb::Histogram { timestamp: NOW + 1, ..Default::default() });
         let v = one(series);
         assert!(v.series.is_empty());
-        let (reason, n, ex) = v.rejections.iter().next().expect("refused");
-        assert_eq!((reason, n), (RejectReason::NativeHistogram, 1));
-        assert!(ex[0].starts_with("native histograms are not supported yet"), "{}", ex[0]);
+        assert_eq!(
+            only_rejection(&v, "histogram"),
+            (
+                RejectReason::NativeHistogram,
+                3,
+                "native histograms are not supported yet: series {__name__=\"h\", job=\"a\"} carries 2 native \
+                 histogram samples, refused with the series' 1 float samples; configure the sender not to send \
+                 native histograms (Prometheus: send_native_histograms: false)"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn each_exemplar_rule_refuses_only_the_exemplar() {
+        let base = || ts(&[("__name__", "up"), ("job", "a")], &[(NOW, 1.0)]);
+        let long = "x".repeat(MAX_EXEMPLAR_LABEL_RUNES - "trace_id".len() + 1);
+        let accents = "é".repeat(MAX_EXEMPLAR_LABEL_RUNES - "trace_id".len() + 1);
+        let cases: Vec<(&str, pb::TimeSeries, String)> = vec![
+            (
+                "invalid label name",
+                with_exemplar(base(), &[("trace-id", "abc")], NOW),
+                "invalid label name \"trace-id\" in exemplar {trace-id=\"abc\"} at timestamp 1700000000000 of series \
+                 up{job=\"a\"}: label names must match [a-zA-Z_][a-zA-Z0-9_]*"
+                    .into(),
+            ),
+            (
+                "duplicate label name",
+                with_exemplar(base(), &[("trace_id", "a"), ("trace_id", "b")], NOW),
+                "duplicate label name \"trace_id\" in exemplar {trace_id=\"a\", trace_id=\"b\"} at timestamp \
+                 1700000000000 of series up{job=\"a\"}"
+                    .into(),
+            ),
+            (
+                "too long",
+                with_exemplar(base(), &[("trace_id", &long)], NOW),
+                format!(
+                    "exemplar labels {{trace_id=\"{long}\"}} at timestamp 1700000000000 of series up{{job=\"a\"}} are \
+                     too long: 129 characters, more than the limit of 128 (names and values together)"
+                ),
+            ),
+            (
+                "too long counted in characters, not bytes",
+                with_exemplar(base(), &[("trace_id", &accents)], NOW),
+                format!(
+                    "exemplar labels {{trace_id=\"{accents}\"}} at timestamp 1700000000000 of series \
+                     up{{job=\"a\"}} are too long: 129 characters, more than the limit of 128 (names and values \
+                     together)"
+                ),
+            ),
+            (
+                "no labels",
+                with_exemplar(base(), &[], NOW),
+                "exemplar {} at timestamp 1700000000000 of series up{job=\"a\"} has no labels: an exemplar needs at \
+                 least one label with a non-empty value, e.g. trace_id"
+                    .into(),
+            ),
+            (
+                "only empty values",
+                with_exemplar(base(), &[("trace_id", "")], NOW),
+                "exemplar {trace_id=\"\"} at timestamp 1700000000000 of series up{job=\"a\"} has no labels: an \
+                 exemplar needs at least one label with a non-empty value, e.g. trace_id"
+                    .into(),
+            ),
+            (
+                "too far in the future",
+                with_exemplar(base(), &[("trace_id", "abc")], NOW + GRACE_MS + 1),
+                "exemplar timestamp 1700000600001 is too far in the future (more than 10m ahead of now, \
+                 1700000000000) for series up{job=\"a\"}"
+                    .into(),
+            ),
+        ];
+        for (case, series, message) in cases {
+            let v = one(series);
+            assert_eq!(only_rejection(&v, case), (RejectReason::InvalidExemplar, 1, message), "{case}");
+            assert_eq!(v.series.len(), 1, "{case}: the series is kept");
+            assert_eq!(v.series[0].samples, [Sample::new(NOW, 1.0)], "{case}: its samples are kept");
+            assert!(v.series[0].exemplars.is_empty(), "{case}");
+        }
+    }
+
+    #[test]
+    fn valid_exemplars_are_kept_with_sorted_labels_and_empty_values_dropped() {
+        // Names count, the empty label's too: exactly the limit.
+        let exact =
+            "é".repeat(MAX_EXEMPLAR_LABEL_RUNES - "trace_id".len() - "span_id".len() - "1".len() - "empty".len());
+        let series = with_exemplar(
+            ts(&[("__name__", "up")], &[(NOW, 1.0)]),
+            &[("trace_id", &exact), ("span_id", "1"), ("empty", "")],
+            NOW + GRACE_MS,
+        );
+        let v = one(series);
+        assert!(v.rejections.is_empty(), "{:?}", v.rejections);
+        assert_eq!(
+            v.series[0].exemplars,
+            [Exemplar {
+                labels: Labels::from_pairs([("span_id", "1"), ("trace_id", exact.as_str())]),
+                v: 0.5,
+                t: NOW + GRACE_MS
+            }]
+        );
+    }
+
+    #[test]
+    fn a_mixed_request_keeps_exactly_the_valid_series() {
+        let req = request(vec![
+            ts(&[("__name__", "good_a"), ("job", "x")], &[(NOW, 1.0), (NOW + 1, 2.0)]),
+            ts(&[("__name__", "bad"), ("bad-name", "x")], &[(NOW, 1.0)]),
+            ts(&[("__name__", "good_b"), ("empty", ""), ("job", "y")], &[(NOW, 3.0)]),
+            ts(&[("job", "no_name")], &[(NOW, 1.0), (NOW + 1, 1.0)]),
+            ts(&[("__name__", "bad"), ("b", "1"), ("a", "1")], &[(NOW, 1.0)]),
+            ts(&[("__name__", "good_c")], &[(NOW, 4.0), (NOW + GRACE_MS + 1, 5.0)]),
+        ]);
+        let v = validate(req, &IngestLimits::default(), NOW);
+        let kept: Vec<(String, Vec<Sample>)> =
+            v.series.iter().map(|s| (s.labels.to_string(), s.samples.clone())).collect();
+        assert_eq!(
+            kept,
+            [
+                ("good_a{job=\"x\"}".to_owned(), vec![Sample::new(NOW, 1.0), Sample::new(NOW + 1, 2.0)]),
+                ("good_b{job=\"y\"}".to_owned(), vec![Sample::new(NOW, 3.0)]),
+                ("good_c{}".to_owned(), vec![Sample::new(NOW, 4.0)]),
+            ]
+        );
+        assert_eq!(v.accepted_samples(), 4);
+        let counts: Vec<(RejectReason, u64)> = v.rejections.iter().map(|(r, n, _)| (r, n)).collect();
+        assert_eq!(
+            counts,
+            [
+                (RejectReason::MissingMetricName, 2),
+                (RejectReason::InvalidLabelName, 1),
+                (RejectReason::UnsortedLabels, 1),
+                (RejectReason::TooFarInFuture, 1),
+            ]
+        );
+        assert_eq!(v.rejections.total_samples(), 5);
+    }
+
+    #[test]
+    fn special_float_values_pass_bit_exact() {
+        let stale = f64::from_bits(rampart_storage::STALE_NAN_BITS);
+        let other_nan = f64::from_bits(0x7ff8_0000_0000_0001);
+        let values = [stale, other_nan, f64::INFINITY, f64::NEG_INFINITY, -0.0, f64::MIN_POSITIVE];
+        let samples: Vec<(i64, f64)> = values.iter().enumerate().map(|(i, &v)| (NOW + i as i64, v)).collect();
+        let v = one(ts(&[("__name__", "up")], &samples));
+        assert!(v.rejections.is_empty(), "{:?}", v.rejections);
+        let got: Vec<u64> = v.series[0].samples.iter().map(|s| s.v.to_bits()).collect();
+        let want: Vec<u64> = values.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(got, want);
+        assert_eq!(got[0], rampart_storage::STALE_NAN_BITS);
+    }
+
+    #[test]
+    fn metadata_types_become_lowercase_prometheus_names() {
+        let types = [
+            (MetricType::Unknown as i32, "unknown"),
+            (MetricType::Counter as i32, "counter"),
+            (MetricType::Gauge as i32, "gauge"),
+            (MetricType::Histogram as i32, "histogram"),
+            (MetricType::Gaugehistogram as i32, "gaugehistogram"),
+            (MetricType::Summary as i32, "summary"),
+            (MetricType::Info as i32, "info"),
+            (MetricType::Stateset as i32, "stateset"),
+            (99, "unknown"),
+        ];
+        let mut req = request(vec![]);
+        for (t, _) in types {
+            req.metadata.push(pb::MetricMetadata {
+                r#type: t,
+                metric_family_name: format!("m{t}"),
+                help: "help text".into(),
+                unit: "seconds".into(),
+            });
+        }
+        req.metadata.push(pb::MetricMetadata { metric_family_name: String::new(), ..Default::default() });
+        let v = validate(req, &IngestLimits::default(), NOW);
+        let got: Vec<Metadata> = v.metadata;
+        let want: Vec<Metadata> = types
+            .iter()
+            .map(|(t, kind)| Metadata {
+                metric_family: format!("m{t}"),
+                kind: (*kind).to_owned(),
+                help: "help text".into(),
+                unit: "seconds".into(),
+            })
+            .collect();
+        assert_eq!(got, want, "the entry without a family name is skipped");
+    }
+
+    #[test]
+    fn name_rules_are_checked_byte_by_byte() {
+        for ok in ["a", "_", "A_b9", "__name__", "_9"] {
+            assert!(is_label_name(ok), "{ok}");
+            assert!(is_metric_name(ok), "{ok}");
+        }
+        for bad in ["", "9a", "a-b", "a.b", "é", "a b"] {
+            assert!(!is_label_name(bad), "{bad}");
+            assert!(!is_metric_name(bad), "{bad}");
+        }
+        assert!(is_metric_name(":a:b"));
+        assert!(!is_label_name(":a"));
     }
 }
