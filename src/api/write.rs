@@ -34,7 +34,7 @@ async fn handle(state: &Arc<AppState>, headers: &HeaderMap, body: Result<Bytes, 
     let body = match body {
         Ok(b) => b,
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return refuse(&IngestError::BodyTooLarge {
+            return ingest::respond_error(&IngestError::BodyTooLarge {
                 size: state.limits.max_body_bytes + 1,
                 limit: state.limits.max_body_bytes,
             })
@@ -43,13 +43,13 @@ async fn handle(state: &Arc<AppState>, headers: &HeaderMap, body: Result<Bytes, 
     };
     let tenant = match tenant::from_header_bytes(headers.get(tenant::TENANT_HEADER).map(|v| v.as_bytes())) {
         Ok(t) => t,
-        Err(e) => return refuse(&IngestError::Tenant(e)),
+        Err(e) => return ingest::respond_error(&IngestError::Tenant(e)),
     };
     let state = state.clone();
     let result = tokio::task::spawn_blocking(move || {
         let req = match ingest::decode(&body, &state.limits) {
             Ok(r) => r,
-            Err(e) => return Ok(refuse(&e)),
+            Err(e) => return Ok(ingest::respond_error(&e)),
         };
         let now = crate::now_ms();
         let mut v = ingest::validate(req, &state.limits, now);
@@ -98,8 +98,4 @@ fn count_rejections(state: &AppState, rejections: &Rejections) {
             state.metrics.add_rejected(reason.as_str(), n);
         }
     }
-}
-
-fn refuse(e: &IngestError) -> (u16, String) {
-    ingest::respond_error(e)
 }
