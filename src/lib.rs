@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`cli`] | command-line flags |
 //! | [`config`] | the YAML config tree and its defaults |
+//! | [`promql`] | PromQL evaluation over the storage engine |
 //! | [`proto`] | Prometheus remote write/read protobuf types |
 //! | [`tenant`] | tenant identity from request headers |
 //! | [`ingest`] | remote-write decoding, validation and responses |
@@ -19,6 +20,7 @@ pub mod config;
 pub mod duration;
 pub mod error_class;
 pub mod ingest;
+pub mod promql;
 pub mod proto;
 pub mod server;
 pub mod telemetry;

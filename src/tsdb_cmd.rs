@@ -4,9 +4,10 @@
 use std::io::Write;
 
 use anyhow::{bail, Context};
-use promql_parser::label::MatchOp;
 use promql_parser::parser::{self, Expr};
 use rampart_storage::{Db, Labels, MatchKind, Matcher, Options};
+
+use crate::promql::storage::selector_matchers;
 
 use crate::cli::{TsdbDumpArgs, TsdbStatsArgs};
 
@@ -80,20 +81,7 @@ pub fn parse_selector(s: &str) -> anyhow::Result<Vec<Matcher>> {
     let Expr::VectorSelector(vs) = expr else {
         bail!("invalid selector {s:?}: expected a series selector like up{{job=\"a\"}}")
     };
-    let mut out = Vec::new();
-    if let Some(name) = &vs.name {
-        out.push(Matcher::equal("__name__", name.clone()));
-    }
-    for m in &vs.matchers.matchers {
-        let kind = match &m.op {
-            MatchOp::Equal => MatchKind::Equal,
-            MatchOp::NotEqual => MatchKind::NotEqual,
-            MatchOp::Re(_) => MatchKind::Regex,
-            MatchOp::NotRe(_) => MatchKind::NotRegex,
-        };
-        out.push(Matcher::new(kind, m.name.clone(), m.value.clone())?);
-    }
-    Ok(out)
+    Ok(selector_matchers(&vs)?)
 }
 
 /// Labels as `promtool tsdb dump` prints them: `{__name__="up", job="a"}`.

@@ -1,0 +1,34 @@
+//! PromQL: evaluation of parsed queries over the storage engine.
+//!
+//! Syntax is the `promql-parser` crate's; this module owns semantics. The
+//! evaluator works on whole time ranges at once: an instant query is a range
+//! query with one step, every node of the AST is evaluated once for all
+//! steps, and each selector reads its series from storage once for the
+//! whole query (see [`eval`]).
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`value`] | results: scalars, strings, vectors, matrices, and label-set helpers |
+//! | [`error`] | query errors and their Prometheus `errorType` |
+//! | [`annotations`] | warnings and infos attached to a result |
+//! | [`storage`] | the [`Queryable`] source of raw series, and its implementation over [`rampart_storage::Db`] |
+//! | [`eval`] | the evaluator: selectors, lookback and staleness, `offset`/`@`, subqueries, aggregations, binary operators |
+//! | [`functions`] | every PromQL function, evaluated one step at a time |
+
+pub mod annotations;
+pub mod error;
+pub mod eval;
+pub mod functions;
+pub mod storage;
+pub mod value;
+
+pub use annotations::{Annotation, AnnotationKind, Annotations};
+pub use error::QueryError;
+pub use eval::{Engine, EngineOptions, QueryOutput};
+pub use storage::{Queryable, RawSeries, TenantStorage};
+pub use value::{Point, Sample, Series, Value};
+
+/// Parses a PromQL expression, mapping syntax errors to `bad_data`.
+pub fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
+    promql_parser::parser::parse(query).map_err(|e| QueryError::BadData(format!("1:1: parse error: {e}")))
+}
