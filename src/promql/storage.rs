@@ -5,6 +5,8 @@
 //! markers included) out. [`TenantStorage`] implements it over the storage
 //! engine for one tenant, so a query can never see another tenant's data.
 
+use std::sync::Arc;
+
 use promql_parser::label::{MatchOp, Matcher as ParsedMatcher};
 use promql_parser::parser::VectorSelector;
 use rampart_storage::labels::METRIC_NAME;
@@ -17,7 +19,7 @@ use super::value::{Labels, Point};
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RawSeries {
     /// The series' labels.
-    pub labels: Labels,
+    pub labels: Arc<Labels>,
     /// Samples in `[mint, maxt]` of the request, time order, stale markers included.
     pub points: Vec<Point>,
 }
@@ -79,7 +81,7 @@ impl Queryable for TenantStorage<'_> {
         let mut out = Vec::new();
         for s in querier.select(matchers)? {
             let points = s.samples()?.into_iter().map(|p| Point { t: p.t, v: p.v }).collect();
-            out.push(RawSeries { labels: s.labels, points });
+            out.push(RawSeries { labels: Arc::new(s.labels), points });
         }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok(out)

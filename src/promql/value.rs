@@ -10,6 +10,11 @@
 //! evaluator removes the name (and `__type__`/`__unit__`) when the whole
 //! expression is done. This lets `label_replace`, `last_over_time` and
 //! `by (__name__)` see the name, as Prometheus 3 does.
+//!
+//! Label sets are shared ([`Arc`]) so that a series' labels are not copied
+//! for every step of a range query; change them with `Arc::make_mut`.
+
+use std::sync::Arc;
 
 pub use rampart_storage::labels::METRIC_NAME;
 pub use rampart_storage::{Label, Labels, STALE_NAN_BITS};
@@ -32,7 +37,7 @@ pub struct Point {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
     /// The series' labels.
-    pub labels: Labels,
+    pub labels: Arc<Labels>,
     /// Milliseconds; the evaluation time, except where a function returns
     /// sample times (`timestamp`).
     pub t: i64,
@@ -46,7 +51,7 @@ pub struct Sample {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Series {
     /// The series' labels.
-    pub labels: Labels,
+    pub labels: Arc<Labels>,
     /// Points in time order.
     pub points: Vec<Point>,
     /// The metric name is to be removed when evaluation ends.

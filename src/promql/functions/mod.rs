@@ -10,6 +10,8 @@
 //! `timestamp` over a selector, `info`) are handled by the evaluator itself
 //! with help from this module where the arithmetic is shared.
 
+use std::sync::Arc;
+
 use super::annotations::Annotations;
 use super::error::QueryError;
 use super::value::{Labels, Point, Sample};
@@ -18,7 +20,7 @@ use super::value::{Labels, Point, Sample};
 #[derive(Clone, Copy, Debug)]
 pub struct Window<'a> {
     /// The series' labels.
-    pub labels: &'a Labels,
+    pub labels: &'a Arc<Labels>,
     /// Points in the window, time order, no stale markers.
     pub points: &'a [Point],
     /// The metric name is already marked for removal.
