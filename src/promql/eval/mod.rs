@@ -1,5 +1,8 @@
 //! The PromQL evaluator.
 
+pub mod aggregate;
+pub mod binary;
+
 use std::time::Duration;
 
 use promql_parser::parser::Expr;
