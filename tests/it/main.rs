@@ -2,5 +2,6 @@
 //! One test binary (each links RocksDB); one module per area.
 
 mod crash;
+mod differential;
 mod harness;
 mod ingest;
