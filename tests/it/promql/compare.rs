@@ -13,7 +13,8 @@ use rampart::duration::format_duration;
 use rampart::promql::{Sample, Series, Value};
 use rampart_storage::{Labels, MatchKind, Matcher, STALE_NAN_BITS};
 
-use super::script::{Eval, ExpectType, Item};
+use super::script::{Eval, ExpectType};
+use super::series::Item;
 
 /// Relative tolerance for float values (upstream's `defaultEpsilon`).
 const EPSILON: f64 = 1e-6;

@@ -27,7 +27,8 @@ use rampart_storage::{Db, FsyncPolicy, Label, Labels, Options, SeriesAppend};
 
 use super::atmod::at_variants;
 use super::compare::{check_annotations, check_error, check_no_error, check_sorted, check_value, fmt_t};
-use super::script::{go_parse_float, Command, Eval, EvalKind, Load};
+use super::script::{Command, Eval, EvalKind, Load};
+use super::series::go_parse_float;
 use super::tier::{classify, Classification, DataFlags, LoadedData};
 
 /// The tenant every script's data is written to and read from.
@@ -486,7 +487,7 @@ mod tests {
             vec![
                 (0, 0f64.to_bits()),
                 (120_000, rampart_storage::STALE_NAN_BITS),
-                (180_000, super::super::script::GO_NAN_BITS),
+                (180_000, super::super::series::GO_NAN_BITS),
                 (240_000, 4f64.to_bits()),
                 (300_000, 4f64.to_bits()),
             ]

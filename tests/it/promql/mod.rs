@@ -26,13 +26,15 @@
 //!
 //! The script format and upstream runner's behaviour are specified in
 //! `shared/conformance/promql/README.md`; the modules follow it:
-//! [`script`] parses, [`exec`] loads and evaluates, [`atmod`] builds the
-//! `@`-invariance variants, [`compare`] checks results, [`tier`] classifies.
+//! [`script`] parses commands and [`series`] value notation, [`exec`] loads
+//! and evaluates, [`atmod`] builds the `@`-invariance variants, [`compare`]
+//! checks results, [`tier`] classifies.
 
 mod atmod;
 mod compare;
 mod exec;
 mod script;
+mod series;
 mod tier;
 
 use std::collections::BTreeMap;
