@@ -22,16 +22,7 @@ fn elementwise(ctx: &FnCtx<'_>, args: &[Arg<'_>], f: impl Fn(f64) -> f64) -> Res
     Ok(input.iter().map(|s| Sample { labels: s.labels.clone(), t: ctx.ts, v: f(s.v), drop_name: true }).collect())
 }
 
-macro_rules! elementwise_fns {
-    ($($(#[$doc:meta])* $name:ident => $f:expr;)*) => {$(
-        $(#[$doc])*
-        pub(super) fn $name(ctx: &mut FnCtx<'_>, args: &[Arg<'_>]) -> Result<Vec<Sample>, QueryError> {
-            elementwise(ctx, args, $f)
-        }
-    )*};
-}
-
-elementwise_fns! {
+functions_via! { elementwise:
     /// `abs(v)`.
     abs => f64::abs;
     /// `ceil(v)`.

@@ -30,6 +30,19 @@
 //! except `last_over_time` and `first_over_time`, which act like `offset`
 //! and keep the input's flag.
 
+/// Defines functions `name(ctx, args)` that each call `helper(ctx, args, f)`,
+/// for families that differ only in the per-value arithmetic. The names in
+/// the signature resolve where it is used. Defined before the modules so
+/// that they can use it.
+macro_rules! functions_via {
+    ($helper:ident: $($(#[$doc:meta])* $name:ident => $f:expr;)*) => {$(
+        $(#[$doc])*
+        pub(super) fn $name(ctx: &mut FnCtx<'_>, args: &[Arg<'_>]) -> Result<Vec<Sample>, QueryError> {
+            $helper(ctx, args, $f)
+        }
+    )*};
+}
+
 mod histogram;
 mod kahan;
 mod labels;

@@ -56,16 +56,7 @@ pub(super) fn step(ctx: &mut FnCtx<'_>, _args: &[Arg<'_>]) -> Result<Vec<Sample>
     Ok(unlabelled(ctx, step))
 }
 
-macro_rules! calendar_fns {
-    ($($(#[$doc:meta])* $name:ident => $f:expr;)*) => {$(
-        $(#[$doc])*
-        pub(super) fn $name(ctx: &mut FnCtx<'_>, args: &[Arg<'_>]) -> Result<Vec<Sample>, QueryError> {
-            calendar(ctx, args, $f)
-        }
-    )*};
-}
-
-calendar_fns! {
+functions_via! { calendar:
     /// `year(v=vector(time()))`.
     year => |c| c.year as f64;
     /// `month(v=vector(time()))`: 1 to 12.
