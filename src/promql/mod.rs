@@ -28,7 +28,10 @@ pub use eval::{Engine, EngineOptions, QueryOutput};
 pub use storage::{Queryable, RawSeries, TenantStorage};
 pub use value::{Point, Sample, Series, Value};
 
-/// Parses a PromQL expression, mapping syntax errors to `bad_data`.
+/// Parses a PromQL expression, mapping syntax errors to `bad_data`. The
+/// parser also knows the 2.x function name `holt_winters`.
 pub fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
+    static EXTENSIONS: std::sync::Once = std::sync::Once::new();
+    EXTENSIONS.call_once(functions::register_parser_extensions);
     promql_parser::parser::parse(query).map_err(|e| QueryError::BadData(format!("1:1: parse error: {e}")))
 }
