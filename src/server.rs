@@ -17,7 +17,7 @@ use crate::config::Config;
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
     tracing::info!(listen = %config.listen, data_dir = %config.data_dir.display(), "rampart starting");
-    let state = Arc::new(AppState::new(config.ingest.clone()));
+    let state = Arc::new(AppState::new(config.ingest.clone()).with_query(config.query.clone()));
     let server = tokio::spawn({
         let app = api::router(state.clone());
         async move { axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await }

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use rampart_storage::metrics::{EngineMetrics, FSYNC_BUCKETS};
@@ -61,8 +62,79 @@ impl IngestMetrics {
     }
 }
 
+/// Upper bounds (seconds) of the query API latency histogram.
+pub const QUERY_DURATION_BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0, 120.0];
+
+/// Requests and latency of the query API, per route.
+#[derive(Debug, Default)]
+pub struct QueryMetrics {
+    handlers: Mutex<BTreeMap<String, HandlerStats>>,
+}
+
+/// One route's counters.
+#[derive(Debug, Default)]
+struct HandlerStats {
+    /// Requests per response status.
+    by_code: BTreeMap<u16, u64>,
+    /// Requests per latency bucket (not cumulative; the last is `+Inf`).
+    buckets: [u64; QUERY_DURATION_BUCKETS.len() + 1],
+    /// Total seconds.
+    sum: f64,
+}
+
+impl QueryMetrics {
+    /// Counts one request of `handler` (the route, e.g. `/api/v1/query`).
+    pub fn observe(&self, handler: &str, code: u16, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        let mut handlers = self.handlers.lock();
+        let stats = match handlers.get_mut(handler) {
+            Some(s) => s,
+            None => handlers.entry(handler.to_owned()).or_default(),
+        };
+        *stats.by_code.entry(code).or_default() += 1;
+        let bucket = QUERY_DURATION_BUCKETS.iter().position(|&b| secs <= b).unwrap_or(QUERY_DURATION_BUCKETS.len());
+        stats.buckets[bucket] += 1;
+        stats.sum += secs;
+    }
+
+    fn render(&self, out: &mut String) {
+        let handlers = self.handlers.lock();
+        family(
+            out,
+            "rampart_query_requests_total",
+            "counter",
+            "Query API requests, by route and response status code.",
+        );
+        for (handler, s) in handlers.iter() {
+            for (code, n) in &s.by_code {
+                let _ = writeln!(
+                    out,
+                    "rampart_query_requests_total{{handler=\"{}\",code=\"{code}\"}} {n}",
+                    escape(handler)
+                );
+            }
+        }
+        family(out, "rampart_query_request_duration_seconds", "histogram", "Latency of query API requests, by route.");
+        for (handler, s) in handlers.iter() {
+            let handler = escape(handler);
+            let mut cumulative = 0;
+            for (i, bound) in
+                QUERY_DURATION_BUCKETS.iter().map(|b| b.to_string()).chain(["+Inf".to_owned()]).enumerate()
+            {
+                cumulative += s.buckets[i];
+                let _ = writeln!(
+                    out,
+                    "rampart_query_request_duration_seconds_bucket{{handler=\"{handler}\",le=\"{bound}\"}} {cumulative}"
+                );
+            }
+            let _ = writeln!(out, "rampart_query_request_duration_seconds_sum{{handler=\"{handler}\"}} {}", s.sum);
+            let _ = writeln!(out, "rampart_query_request_duration_seconds_count{{handler=\"{handler}\"}} {cumulative}");
+        }
+    }
+}
+
 /// Renders every metric of the process.
-pub fn render(ingest: &IngestMetrics, db: Option<&Db>) -> String {
+pub fn render(ingest: &IngestMetrics, query: &QueryMetrics, db: Option<&Db>) -> String {
     let mut out = String::new();
     family(&mut out, "rampart_samples_ingested_total", "counter", "Samples stored, by tenant.");
     for (tenant, n) in ingest.samples_ingested.lock().iter() {
@@ -85,6 +157,7 @@ pub fn render(ingest: &IngestMetrics, db: Option<&Db>) -> String {
     }
     family(&mut out, "rampart_series_created_total", "counter", "Series created.");
     let _ = writeln!(out, "rampart_series_created_total {}", ingest.series_created.load(Ordering::Relaxed));
+    query.render(&mut out);
     family(&mut out, "rampart_ready", "gauge", "1 once the WAL is replayed and the store serves requests.");
     let _ = writeln!(out, "rampart_ready {}", u8::from(db.is_some()));
     if let Some(db) = db {

@@ -23,9 +23,10 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static 
 
 /// Prometheus text exposition of Rampart's own metrics.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    let body =
-        tokio::task::spawn_blocking(move || crate::telemetry::render(&state.metrics, state.db.get().map(|d| &**d)))
-            .await
-            .unwrap_or_default();
+    let body = tokio::task::spawn_blocking(move || {
+        crate::telemetry::render(&state.metrics, &state.query_metrics, state.db.get().map(|d| &**d))
+    })
+    .await
+    .unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }

@@ -2,6 +2,7 @@
 //! `impl Default` of its struct), so an empty file, or none, is valid.
 //! Unknown keys are errors, reported with their path.
 
+pub mod query;
 pub mod size;
 pub mod store;
 
@@ -12,6 +13,7 @@ use serde::Deserialize;
 
 use crate::cli::ServeArgs;
 use crate::ingest::IngestLimits;
+pub use query::QueryConfig;
 pub use store::StorageConfig;
 
 /// Root of the config file.
@@ -26,6 +28,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Limits applied to remote-write requests.
     pub ingest: IngestLimits,
+    /// Query evaluation limits of the HTTP query API.
+    pub query: QueryConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -37,6 +41,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             storage: StorageConfig::default(),
             ingest: IngestLimits::default(),
+            query: QueryConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -143,6 +148,7 @@ mod tests {
         let sample = Config::from_yaml(&text).expect("sample config parses");
         let defaults = Config::default();
         assert_eq!(format!("{:?}", sample.storage), format!("{:?}", defaults.storage));
+        assert_eq!(sample.query, defaults.query);
         assert_eq!(sample.listen, defaults.listen);
     }
 

@@ -6,3 +6,4 @@ mod differential;
 mod harness;
 mod ingest;
 mod promql;
+mod query_api;

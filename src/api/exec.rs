@@ -1,0 +1,159 @@
+//! Where queries run: on a blocking thread, at most `query.max_concurrency`
+//! at once, within a deadline that covers waiting for a slot and
+//! evaluation (the configured `query.timeout`, lowered by a request's
+//! `timeout` parameter).
+//!
+//! The slot is held by the blocking job itself, so a query whose client
+//! went away or whose deadline passed keeps its slot until the evaluator
+//! stops (it checks the same deadline through `EngineOptions::timeout`):
+//! the limit bounds the CPU really in use, not only the requests waiting.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use super::response::ApiError;
+use crate::config::QueryConfig;
+use crate::promql::{EngineOptions, QueryError};
+
+/// Runs queries within the configured limits.
+#[derive(Debug)]
+pub struct QueryExecutor {
+    config: QueryConfig,
+    slots: Arc<Semaphore>,
+}
+
+impl QueryExecutor {
+    /// An executor for `config`.
+    pub fn new(config: QueryConfig) -> Self {
+        let slots = Arc::new(Semaphore::new(config.max_concurrency.max(1)));
+        Self { config, slots }
+    }
+
+    /// The configured limits.
+    pub fn config(&self) -> &QueryConfig {
+        &self.config
+    }
+
+    /// The time a query may take: the configured timeout, or the request's
+    /// `timeout` (nanoseconds) when lower; a negative one leaves no time.
+    pub fn timeout(&self, requested_ns: Option<i64>) -> Duration {
+        match requested_ns {
+            Some(ns) => self.config.timeout.min(Duration::from_nanos(u64::try_from(ns).unwrap_or(0))),
+            None => self.config.timeout,
+        }
+    }
+
+    /// Engine options from the config; `lookback_ms` overrides the lookback
+    /// delta when given and positive (the API's `lookback_delta`).
+    pub fn engine_options(&self, lookback_ms: Option<i64>) -> EngineOptions {
+        let configured = i64::try_from(self.config.effective_lookback().as_millis()).unwrap_or(i64::MAX);
+        EngineOptions {
+            lookback_ms: lookback_ms.filter(|&l| l > 0).unwrap_or(configured),
+            max_samples: self.config.max_samples,
+            timeout: self.config.timeout,
+            ..EngineOptions::default()
+        }
+    }
+
+    /// Runs `job` on a blocking thread once a slot is free, giving it
+    /// `opts` with the time left of `timeout` after waiting. Waiting past
+    /// the deadline is `query timed out in query queue`, running past it
+    /// `query timed out in expression evaluation` (Prometheus's texts).
+    pub async fn run<T, F>(&self, timeout: Duration, mut opts: EngineOptions, job: F) -> Result<T, QueryError>
+    where
+        T: Send + 'static,
+        F: FnOnce(EngineOptions) -> Result<T, QueryError> + Send + 'static,
+    {
+        let deadline = Instant::now() + timeout;
+        let permit = match tokio::time::timeout_at(deadline, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => return Err(QueryError::Internal("query slots closed".into())),
+            Err(_) => return Err(QueryError::Timeout("query timed out in query queue".into())),
+        };
+        opts.timeout = deadline.saturating_duration_since(Instant::now());
+        if opts.timeout.is_zero() {
+            return Err(QueryError::Timeout("query timed out in query queue".into()));
+        }
+        let handle = tokio::task::spawn_blocking(move || {
+            let _slot = permit;
+            job(opts)
+        });
+        match tokio::time::timeout_at(deadline, handle).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(e)) => Err(QueryError::Internal(format!("query evaluation failed: {e}"))),
+            Err(_) => Err(QueryError::Timeout("query timed out in expression evaluation".into())),
+        }
+    }
+}
+
+/// Runs storage reads of a metadata call (series, labels, …) on a
+/// blocking thread; they are not queries and take no slot.
+pub async fn blocking<T, F>(job: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(job).await.map_err(|e| ApiError::internal(format!("reading storage failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn executor(concurrency: usize, timeout: Duration) -> QueryExecutor {
+        QueryExecutor::new(QueryConfig { max_concurrency: concurrency, timeout, ..QueryConfig::default() })
+    }
+
+    #[test]
+    fn request_timeout_only_lowers_the_configured_one() {
+        let e = executor(1, Duration::from_secs(120));
+        assert_eq!(e.timeout(None), Duration::from_secs(120));
+        assert_eq!(e.timeout(Some(5_000_000_000)), Duration::from_secs(5));
+        assert_eq!(e.timeout(Some(500_000_000_000)), Duration::from_secs(120));
+        assert_eq!(e.timeout(Some(-1)), Duration::ZERO);
+        assert_eq!(e.engine_options(None).lookback_ms, 300_000);
+        assert_eq!(e.engine_options(Some(60_000)).lookback_ms, 60_000);
+        assert_eq!(e.engine_options(Some(0)).lookback_ms, 300_000);
+        assert_eq!(e.engine_options(None).max_samples, 50_000_000);
+    }
+
+    #[tokio::test]
+    async fn runs_jobs_and_times_out_in_queue_and_in_evaluation() {
+        let e = Arc::new(executor(1, Duration::from_secs(10)));
+        let opts = e.engine_options(None);
+        assert_eq!(
+            e.run(Duration::from_secs(1), opts.clone(), |o| Ok(o.timeout <= Duration::from_secs(1))).await,
+            Ok(true)
+        );
+
+        // One slot: a second query waits and times out in the queue.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let busy = {
+            let e = e.clone();
+            let opts = opts.clone();
+            tokio::spawn(async move {
+                e.run(Duration::from_secs(5), opts, move |_| {
+                    let _ = rx.recv();
+                    Ok(())
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let queued = e.run(Duration::from_millis(50), opts.clone(), |_| Ok(())).await;
+        assert_eq!(queued, Err(QueryError::Timeout("query timed out in query queue".into())));
+        tx.send(()).expect("release");
+        assert_eq!(busy.await.expect("join"), Ok(()));
+
+        let slow = e
+            .run(Duration::from_millis(50), opts, |_| {
+                std::thread::sleep(Duration::from_millis(300));
+                Ok(())
+            })
+            .await;
+        assert_eq!(slow, Err(QueryError::Timeout("query timed out in expression evaluation".into())));
+    }
+}
