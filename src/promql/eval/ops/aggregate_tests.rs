@@ -776,6 +776,16 @@ fn count_values_counts_by_value_label() {
             (r#"{v="0.30000000000000004"}"#, 1.0),
         ],
     );
+    // without () may drop the value label itself.
+    assert_vector(
+        &eval(r#"count_values without (v) ("v", x)"#, sorted(&[(r#"m{a="1"}"#, 1.0), (r#"m{a="1",b="2"}"#, 2.0)])),
+        &[(r#"{a="1"}"#, 1.0), (r#"{a="1",b="2"}"#, 1.0)],
+    );
+    // Groups in first-seen order.
+    assert_ordered(
+        &eval(r#"count_values("v", x)"#, vec![sample("a", 2.0), sample("b", 1.0), sample("c", 2.0)]),
+        &[(r#"{v="2"}"#, 2.0), (r#"{v="1"}"#, 1.0)],
+    );
     // by (__name__) keeps the name.
     assert_vector(
         &eval(r#"count_values by (__name__) ("v", x)"#, sorted(&[("m", 1.0), ("n", 1.0)])),

@@ -379,6 +379,11 @@ fn matching_errors() {
     for q in ["a > on(job) b", "a >= on(job) b", "a <= on(job) b", "a + on(job) b"] {
         assert_eq!(vv_err(q, many, one), msg, "{q}");
     }
+    // Filled pairs count as matches too.
+    assert_eq!(
+        vv_err("a + fill(0) b", &[(r#"foo{x="1"}"#, 1.0), (r#"bar{x="1"}"#, 2.0)], &[(r#"r{x="2"}"#, 1.0)]),
+        msg
+    );
     // group_left results must be unique.
     assert_eq!(
         vv_err("a + on(x) group_left b", &[(r#"foo{x="1"}"#, 1.0), (r#"bar{x="1"}"#, 2.0)], &[(r#"r{x="1"}"#, 1.0)]),

@@ -12,8 +12,13 @@
 //! proves the input is the very label set the entry was made from (label
 //! sets are never mutated in place while shared: `Arc::make_mut` moves a
 //! value away from outstanding weak references). So a hit is always exact;
-//! the cache only saves work. It holds at most [`CAPACITY`] entries per
-//! thread and drops entries whose inputs are gone when it fills up.
+//! the cache only saves work.
+//!
+//! The output is held weakly too: the evaluator keeps a node's output series
+//! (and so their label sets) while it evaluates the node above, which is
+//! when the cache helps, and once a query is done nothing it made stays
+//! alive because of the cache. The cache holds at most [`CAPACITY`] entries
+//! per thread and drops dead entries when it fills up.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -50,12 +55,12 @@ struct Entry {
     a: Weak<Labels>,
     b: Option<Weak<Labels>>,
     spec: Arc<str>,
-    out: Arc<Labels>,
+    out: Weak<Labels>,
 }
 
 impl Entry {
     fn alive(&self) -> bool {
-        self.a.strong_count() > 0 && self.b.as_ref().is_none_or(|b| b.strong_count() > 0)
+        self.a.strong_count() > 0 && self.b.as_ref().is_none_or(|b| b.strong_count() > 0) && self.out.strong_count() > 0
     }
 }
 
@@ -109,7 +114,10 @@ pub(crate) fn derived(
                 (Some(eb), Some(b)) => Weak::as_ptr(eb) == Arc::as_ptr(b),
                 _ => false,
             };
-        (same_inputs && (Arc::ptr_eq(&e.spec, &spec.text) || *e.spec == *spec.text)).then(|| e.out.clone())
+        if !same_inputs || !(Arc::ptr_eq(&e.spec, &spec.text) || *e.spec == *spec.text) {
+            return None;
+        }
+        e.out.upgrade()
     });
     if let Some(out) = hit {
         return out;
@@ -119,13 +127,18 @@ pub(crate) fn derived(
         let mut m = m.borrow_mut();
         if m.map.len() >= CAPACITY {
             m.map.retain(|_, e| e.alive());
-            if m.map.len() >= CAPACITY / 2 {
+            if m.map.len() >= CAPACITY / 4 * 3 {
                 m.map.clear();
             }
         }
         m.map.insert(
             key,
-            Entry { a: Arc::downgrade(a), b: b.map(Arc::downgrade), spec: spec.text.clone(), out: out.clone() },
+            Entry {
+                a: Arc::downgrade(a),
+                b: b.map(Arc::downgrade),
+                spec: spec.text.clone(),
+                out: Arc::downgrade(&out),
+            },
         );
     });
     out
@@ -145,25 +158,35 @@ mod tests {
         let b = ls(&[("b", "2")]);
         let spec = Spec::new("test-once".into());
         let mut builds = 0;
+        let mut kept = Vec::new();
         for _ in 0..3 {
             let out = derived(&spec, &a, Some(&b), || {
                 builds += 1;
                 ls(&[("x", "y")])
             });
             assert_eq!(*out, *ls(&[("x", "y")]));
+            kept.push(out);
         }
         assert_eq!(builds, 1);
+        assert!(Arc::ptr_eq(&kept[0], &kept[2]));
+        // Once nobody holds the output, it is built again.
+        kept.clear();
+        derived(&spec, &a, Some(&b), || {
+            builds += 1;
+            ls(&[])
+        });
+        assert_eq!(builds, 2);
         // Another spec text, or another second input, is another entry.
         let other = Spec::new("test-other".into());
-        derived(&other, &a, Some(&b), || {
+        let _o1 = derived(&other, &a, Some(&b), || {
             builds += 1;
             ls(&[])
         });
-        derived(&spec, &a, None, || {
+        let _o2 = derived(&spec, &a, None, || {
             builds += 1;
             ls(&[])
         });
-        assert_eq!(builds, 3);
+        assert_eq!(builds, 4);
     }
 
     #[test]
