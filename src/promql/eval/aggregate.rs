@@ -79,6 +79,12 @@ pub struct AggCtx<'a> {
 }
 
 /// Aggregates `input` (one step's vector) as `expr` says.
+///
+/// `input` must be in the order of the argument's series (the order group
+/// outputs and `topk` ties follow), and the function must be called at every
+/// step, also with an empty input: parameter errors (`Parameter value is
+/// NaN`) and warnings (`quantile value should be between 0 and 1, …`) do
+/// not depend on the input. Errors are `execution` errors.
 pub fn aggregate(
     expr: &AggregateExpr,
     param: AggParam<'_>,

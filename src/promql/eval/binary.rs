@@ -81,6 +81,10 @@ pub struct BinaryCtx<'a> {
 
 /// Applies `expr`'s operator (with its modifier) to `lhs` and `rhs`.
 /// Two scalars give a scalar, anything else a vector.
+///
+/// Output vectors keep the input order (left side first for `or`, the left
+/// side's order for matches, then right-side fill results). Errors are
+/// `execution` errors.
 pub fn binary(expr: &BinaryExpr, lhs: Operand, rhs: Operand, ctx: &mut BinaryCtx<'_>) -> Result<Operand, QueryError> {
     let op = expr.op.id();
     let return_bool = expr.modifier.as_ref().is_some_and(|m| m.return_bool);
