@@ -1,0 +1,827 @@
+//! The tree walk: every node is evaluated once for all steps of its grid.
+//!
+//! Values between nodes ([`Val`]): a scalar is one `f64` per step, an
+//! instant vector is a list of series with points at step times, a range
+//! vector is its raw series plus how to cut windows ([`RangeVal`]). Functions,
+//! aggregations and binary operators are called per step with that step's
+//! slice of their operands; their outputs are reassembled into series
+//! ([`Assembler`]).
+//!
+//! Sample accounting follows Prometheus's evaluator: a node's output counts
+//! while it is alive, a node's inputs count while it runs, and each step's
+//! gathered inputs and outputs count while the step runs.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use promql_parser::parser::token::{T_BOTTOMK, T_COUNT_VALUES, T_LIMITK, T_LIMIT_RATIO, T_QUANTILE, T_TOPK};
+use promql_parser::parser::value::ValueType;
+use promql_parser::parser::{AggregateExpr, BinaryExpr, Call, Expr, VectorSelector};
+
+use super::super::annotations::Annotations;
+use super::super::error::QueryError;
+use super::super::functions::{self, Arg, FnCtx, Window};
+use super::super::value::{Label, Labels, Point, Sample, Series, METRIC_NAME};
+use super::aggregate::{self, AggCtx, AggParam};
+use super::binary::{self, BinaryCtx, Operand};
+use super::positions::{unwrap_parens, Positions};
+use super::selector::{self, RangeVal, SelectorStore, Windows};
+use super::steps::{cursors, gather, Assembler, FxMap, Grid, DUPLICATE_LABELSET};
+use super::subquery::{at_ms, duration_ms, offset_ms, subquery_grid, QueryTimes};
+
+/// The error for exceeding `max_samples`.
+pub const TOO_MANY_SAMPLES: &str = "query processing would load too many samples into memory in query execution";
+/// The error for exceeding the timeout.
+pub const TIMED_OUT: &str = "query timed out in expression evaluation";
+/// Prometheus's warning for `sort` and friends in range queries.
+pub const SORT_IN_RANGE_QUERY: &str =
+    "sort is ineffective for range queries since results are always ordered by labels";
+
+/// The value of a node over its grid.
+#[derive(Debug)]
+pub enum Val {
+    /// One value per step.
+    Scalar(Vec<f64>),
+    /// A string literal.
+    Str(String),
+    /// Series with points at step times.
+    Vector(Vec<Series>),
+    /// A range vector.
+    Range(RangeVal),
+}
+
+impl Val {
+    fn type_name(&self) -> &'static str {
+        match self {
+            Self::Scalar(_) => "scalar",
+            Self::Str(_) => "string",
+            Self::Vector(_) => "instant vector",
+            Self::Range(_) => "range vector",
+        }
+    }
+}
+
+fn unexpected(what: &str, v: &Val) -> QueryError {
+    QueryError::Internal(format!("unexpected {} as {what}", v.type_name()))
+}
+
+/// Functions whose value depends on the evaluation time even with constant
+/// arguments (Prometheus's `AtModifierUnsafeFunctions`).
+const AT_MODIFIER_UNSAFE: &[&str] = &[
+    "days_in_month",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "end",
+    "hour",
+    "minute",
+    "month",
+    "year",
+    "predict_linear",
+    "range",
+    "start",
+    "step",
+    "time",
+    "timestamp",
+];
+
+/// Functions Prometheus folds into number literals before evaluating.
+const QUERY_CONTEXT_FUNCTIONS: &[&str] = &["start", "end", "range", "step"];
+
+/// `(is step invariant, would be wrapped)` exactly as Prometheus's
+/// `preprocessExprHelper` decides: a step-invariant node that would be
+/// wrapped is evaluated once at the first step and copied to the others.
+pub fn invariance(e: &Expr) -> (bool, bool) {
+    match e {
+        Expr::VectorSelector(vs) => (vs.at.is_some(), vs.at.is_some()),
+        Expr::MatrixSelector(ms) => (ms.vs.at.is_some(), false),
+        Expr::Subquery(sq) => (sq.at.is_some(), false),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) => (true, false),
+        Expr::Paren(p) => invariance(&p.expr),
+        Expr::Unary(u) => invariance(&u.expr),
+        Expr::Aggregate(a) => invariance(unwrap_parens(&a.expr)),
+        Expr::Binary(b) => {
+            let (l, _) = invariance(&b.lhs);
+            let (r, _) = invariance(&b.rhs);
+            (l && r, l && r)
+        }
+        Expr::Call(c) => {
+            let name = c.func.name;
+            if QUERY_CONTEXT_FUNCTIONS.contains(&name) {
+                return (true, false);
+            }
+            let mut inv = !AT_MODIFIER_UNSAFE.contains(&name);
+            let mut timestamp_ok = name == "timestamp";
+            for a in &c.args.args {
+                let a = unwrap_parens(a);
+                let (ai, _) = invariance(a);
+                inv &= ai;
+                if !ai || !matches!(a, Expr::VectorSelector(_)) {
+                    timestamp_ok = false;
+                }
+            }
+            let i = inv || timestamp_ok;
+            (i, i)
+        }
+        Expr::Extension(_) => (false, false),
+    }
+}
+
+/// Samples held and time spent, checked against the limits.
+pub struct Limits {
+    /// Samples currently held.
+    pub samples: usize,
+    max: usize,
+    started: Instant,
+    timeout: Duration,
+    ticks: u32,
+}
+
+impl Limits {
+    /// Limits starting now.
+    pub fn new(max: usize, timeout: Duration, started: Instant) -> Self {
+        Self { samples: 0, max, started, timeout, ticks: 0 }
+    }
+
+    /// Errors when holding `n` samples would exceed the limit.
+    #[inline]
+    pub fn check(&self, n: usize) -> Result<(), QueryError> {
+        if n > self.max {
+            Err(QueryError::execution(TOO_MANY_SAMPLES))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Holds `n` more samples.
+    #[inline]
+    pub fn add(&mut self, n: usize) -> Result<(), QueryError> {
+        self.samples = self.samples.saturating_add(n);
+        self.check(self.samples)
+    }
+
+    /// Errors when the query ran out of time.
+    pub fn check_time(&self) -> Result<(), QueryError> {
+        if self.started.elapsed() > self.timeout {
+            Err(QueryError::Timeout(TIMED_OUT.into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Cheap periodic time check for inner loops.
+    #[inline]
+    pub fn tick(&mut self) -> Result<(), QueryError> {
+        self.ticks = self.ticks.wrapping_add(1);
+        if self.ticks % 128 == 0 {
+            self.check_time()
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// An aggregation at one step (see [`aggregate::aggregate`]).
+pub type AggregateFn =
+    fn(&AggregateExpr, AggParam<'_>, Vec<Sample>, &mut AggCtx<'_>) -> Result<Vec<Sample>, QueryError>;
+
+/// A binary operator at one step (see [`binary::binary`]).
+pub type BinaryFn = fn(&BinaryExpr, Operand, Operand, &mut BinaryCtx<'_>) -> Result<Operand, QueryError>;
+
+/// The per-step operations the evaluator calls: PromQL's functions,
+/// aggregations and binary operators. Tests substitute stand-ins.
+#[derive(Clone, Copy)]
+pub struct Ops {
+    /// Function implementations by name.
+    pub lookup: fn(&str) -> Option<functions::FnImpl>,
+    /// Aggregation at one step.
+    pub aggregate: AggregateFn,
+    /// Binary operator at one step.
+    pub binary: BinaryFn,
+}
+
+impl Default for Ops {
+    fn default() -> Self {
+        Self { lookup: functions::lookup, aggregate: aggregate::aggregate, binary: binary::binary }
+    }
+}
+
+/// Evaluation state of one query.
+pub struct Evaluator<'a> {
+    /// Functions and operators.
+    pub ops: Ops,
+    /// Lookback delta (ms).
+    pub lookback: i64,
+    /// Step of subqueries without one (ms).
+    pub default_subquery_step: i64,
+    /// Node positions.
+    pub positions: &'a Positions,
+    /// Selector data.
+    pub store: SelectorStore,
+    /// Query start and end.
+    pub times: QueryTimes,
+    /// Query step (0 for an instant query).
+    pub query_step: i64,
+    /// Limits.
+    pub limits: Limits,
+    /// Warnings and infos.
+    pub annotations: Annotations,
+}
+
+/// One argument of a call while stepping.
+enum ArgState<'v> {
+    Scalar(&'v [f64]),
+    Str(&'v str),
+    Vector { series: &'v [Series], cursors: Vec<usize>, buf: Vec<Sample> },
+    Range { r: &'v RangeVal, windows: Windows, buf: Vec<Window<'v>>, bounds: (i64, i64) },
+}
+
+impl<'a> Evaluator<'a> {
+    fn collapses(e: &Expr) -> bool {
+        invariance(e).1
+    }
+
+    // ---------------------------------------------------------------------
+    // Planning: which samples each selector needs.
+
+    /// Records the time range every selector under `e` needs when `e` is
+    /// evaluated over `g`, and collects the selectors in `out`.
+    pub fn plan<'e>(&mut self, e: &'e Expr, g: &Grid, out: &mut Vec<&'e VectorSelector>) {
+        if g.is_empty() {
+            return;
+        }
+        let g = if g.len() > 1 && Self::collapses(e) { g.first_only() } else { *g };
+        match e {
+            Expr::VectorSelector(vs) => {
+                let (first, last) = self.ref_times(vs, &g);
+                let (mint, maxt) = selector::instant_range(first, last, self.lookback);
+                self.store.need(vs, mint, maxt);
+                out.push(vs);
+            }
+            Expr::MatrixSelector(ms) => {
+                let (first, last) = self.ref_times(&ms.vs, &g);
+                let (mint, maxt) = selector::matrix_range(first, last, duration_ms(&ms.range));
+                self.store.need(&ms.vs, mint, maxt);
+                out.push(&ms.vs);
+            }
+            Expr::Subquery(sq) => {
+                let (sg, _, _) = subquery_grid(&g, sq, self.times, self.default_subquery_step);
+                self.plan(&sq.expr, &sg, out);
+            }
+            Expr::Call(c) => {
+                for a in &c.args.args {
+                    self.plan(unwrap_parens(a), &g, out);
+                }
+            }
+            Expr::Aggregate(a) => {
+                if let Some(p) = &a.param {
+                    self.plan(unwrap_parens(p), &g, out);
+                }
+                self.plan(unwrap_parens(&a.expr), &g, out);
+            }
+            Expr::Binary(b) => {
+                self.plan(&b.lhs, &g, out);
+                self.plan(&b.rhs, &g, out);
+            }
+            Expr::Paren(p) => self.plan(&p.expr, &g, out),
+            Expr::Unary(u) => self.plan(&u.expr, &g, out),
+            Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+        }
+    }
+
+    /// First and last reference times (evaluation time minus offset) of a
+    /// selector over `g`.
+    fn ref_times(&self, vs: &VectorSelector, g: &Grid) -> (i64, i64) {
+        let off = offset_ms(&vs.offset);
+        match at_ms(&vs.at, self.times) {
+            Some(t) => (t.saturating_sub(off), t.saturating_sub(off)),
+            None => (g.start.saturating_sub(off), g.last().saturating_sub(off)),
+        }
+    }
+
+    // ---------------------------------------------------------------------
+    // Evaluation.
+
+    /// Evaluates `e` over `g`.
+    pub fn eval(&mut self, e: &Expr, g: &Grid) -> Result<Val, QueryError> {
+        self.limits.check_time()?;
+        if g.len() > 1 && Self::collapses(e) {
+            let v = self.eval_node(e, &g.first_only())?;
+            return self.broadcast(v, g);
+        }
+        self.eval_node(e, g)
+    }
+
+    /// Copies the single-step value of a step-invariant node to every step.
+    fn broadcast(&mut self, v: Val, g: &Grid) -> Result<Val, QueryError> {
+        let n = g.len();
+        Ok(match v {
+            Val::Scalar(s) => {
+                let x = s.first().copied().unwrap_or(f64::NAN);
+                self.limits.add(n.saturating_sub(s.len()))?;
+                Val::Scalar(vec![x; n])
+            }
+            Val::Vector(series) => {
+                let mut out = Vec::with_capacity(series.len());
+                for s in series {
+                    let Some(p) = s.points.first().copied() else { continue };
+                    self.limits.add(n - 1)?;
+                    self.limits.tick()?;
+                    let points = g.times().map(|t| Point { t, v: p.v }).collect();
+                    out.push(Series { labels: s.labels, points, drop_name: s.drop_name });
+                }
+                Val::Vector(out)
+            }
+            other => other,
+        })
+    }
+
+    fn eval_node(&mut self, e: &Expr, g: &Grid) -> Result<Val, QueryError> {
+        match e {
+            Expr::NumberLiteral(n) => {
+                self.limits.add(g.len())?;
+                Ok(Val::Scalar(vec![n.val; g.len()]))
+            }
+            Expr::StringLiteral(s) => Ok(Val::Str(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, g),
+            Expr::Unary(u) => match self.eval(&u.expr, g)? {
+                Val::Scalar(mut v) => {
+                    v.iter_mut().for_each(|x| *x = -*x);
+                    Ok(Val::Scalar(v))
+                }
+                Val::Vector(mut series) => {
+                    for s in &mut series {
+                        s.drop_name = true;
+                        s.points.iter_mut().for_each(|p| p.v = -p.v);
+                    }
+                    Ok(Val::Vector(series))
+                }
+                other => Err(unexpected("operand of unary minus", &other)),
+            },
+            Expr::VectorSelector(vs) => {
+                let raw = self.store.take(vs);
+                let off = offset_ms(&vs.offset);
+                let at = at_ms(&vs.at, self.times);
+                let limits = &mut self.limits;
+                let series = selector::instant_vector(raw, g, off, at, self.lookback, None, |n| {
+                    limits.tick()?;
+                    limits.add(n)
+                })?;
+                Ok(Val::Vector(series))
+            }
+            Expr::MatrixSelector(ms) => {
+                let raw = self.store.take(&ms.vs);
+                Ok(Val::Range(RangeVal {
+                    series: selector::range_series(raw),
+                    range: duration_ms(&ms.range),
+                    offset: offset_ms(&ms.vs.offset),
+                    at: at_ms(&ms.vs.at, self.times),
+                }))
+            }
+            Expr::Subquery(sq) => {
+                let (sg, offset, at) = subquery_grid(g, sq, self.times, self.default_subquery_step);
+                let series = match self.eval(&sq.expr, &sg)? {
+                    Val::Vector(s) => s,
+                    other => return Err(unexpected("subquery expression", &other)),
+                };
+                Ok(Val::Range(RangeVal { series, range: duration_ms(&sq.range), offset, at }))
+            }
+            Expr::Call(c) => self.eval_call(e, c, g),
+            Expr::Aggregate(a) => self.eval_aggregate(e, a, g),
+            Expr::Binary(b) => self.eval_binary(e, b, g),
+            Expr::Extension(_) => Err(QueryError::BadData("extension expressions are not supported".into())),
+        }
+    }
+
+    // ---------------------------------------------------------------------
+    // Calls.
+
+    fn eval_call(&mut self, e: &Expr, c: &Call, g: &Grid) -> Result<Val, QueryError> {
+        let name = c.func.name;
+        let args: Vec<&Expr> = c.args.args.iter().map(|a| unwrap_parens(a)).collect();
+        match (name, args.first()) {
+            ("absent", Some(a)) => return self.eval_absent(a, g),
+            ("absent_over_time", Some(a)) => return self.eval_absent_over_time(a, g),
+            ("timestamp", Some(Expr::VectorSelector(vs))) => return self.eval_timestamp_of_selector(e, c, vs, g),
+            _ => {}
+        }
+        let f = (self.ops.lookup)(name)
+            .ok_or_else(|| QueryError::BadData(format!("unknown function with name {name:?}")))?;
+        let original = self.limits.samples;
+        let mut vals = Vec::with_capacity(args.len());
+        for a in &args {
+            vals.push(self.eval(a, g)?);
+        }
+        if matches!(name, "label_replace" | "label_join") {
+            if let Some(series) = self.relabel_series(e, f, &args, &vals, g)? {
+                self.limits.samples = original + series.iter().map(|s| s.points.len()).sum::<usize>();
+                return Ok(Val::Vector(series));
+            }
+        }
+        if g.len() > 1 && matches!(name, "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc") {
+            self.annotations.warn(SORT_IN_RANGE_QUERY, self.positions.own(e));
+        }
+        let has_range = vals.iter().any(|v| matches!(v, Val::Range(_)));
+        // Label-changing functions must not produce one label set twice in a
+        // step (Prometheus merges their series and fails on overlap); other
+        // functions are checked like Prometheus's rangeEval does.
+        let check_dups = matches!(name, "label_replace" | "label_join") || (!has_range && g.len() > 1);
+        let scalar_result = c.func.return_type == ValueType::Scalar;
+        let arg_positions: Vec<Option<usize>> = args.iter().map(|a| self.positions.outer(a)).collect();
+        let position = self.positions.own(e);
+
+        let mut states: Vec<ArgState<'_>> = vals
+            .iter()
+            .map(|v| match v {
+                Val::Scalar(s) => ArgState::Scalar(s),
+                Val::Str(s) => ArgState::Str(s),
+                Val::Vector(series) => {
+                    ArgState::Vector { series, cursors: cursors(series), buf: Vec::with_capacity(series.len()) }
+                }
+                Val::Range(r) => ArgState::Range {
+                    r,
+                    windows: Windows::new(r),
+                    buf: Vec::with_capacity(r.series.len()),
+                    bounds: (0, 0),
+                },
+            })
+            .collect();
+
+        let n = g.len();
+        let mut scalars = Vec::with_capacity(if scalar_result { n } else { 0 });
+        let mut asm = Assembler::new(check_dups, vals.iter().map(val_width).max().unwrap_or(1));
+        let mut temp = self.limits.samples;
+        for step in 0..n {
+            self.limits.check_time()?;
+            let ts = g.ts(step);
+            let mut gathered = 0usize;
+            let mut largest_window = 0usize;
+            for st in &mut states {
+                match st {
+                    ArgState::Vector { series, cursors, buf } => {
+                        buf.clear();
+                        gathered += gather(series, cursors, ts, buf);
+                    }
+                    ArgState::Range { r, windows, buf, bounds } => {
+                        let (start, end, largest) = windows.at(r, ts, buf);
+                        *bounds = (start, end);
+                        largest_window = largest_window.max(largest);
+                    }
+                    ArgState::Scalar(_) | ArgState::Str(_) => {}
+                }
+            }
+            self.limits.check(temp + gathered + largest_window)?;
+            let fargs: Vec<Arg<'_>> = states
+                .iter()
+                .map(|st| match st {
+                    ArgState::Scalar(s) => Arg::Scalar(s.get(step).copied().unwrap_or(f64::NAN)),
+                    ArgState::Str(s) => Arg::String(s),
+                    ArgState::Vector { buf, .. } => Arg::Vector(buf),
+                    ArgState::Range { buf, bounds, .. } => Arg::Matrix { windows: buf, start: bounds.0, end: bounds.1 },
+                })
+                .collect();
+            let mut ctx = FnCtx {
+                ts,
+                query_start: self.times.start,
+                query_end: self.times.end,
+                query_step: self.query_step,
+                arg_positions: &arg_positions,
+                position,
+                annotations: &mut self.annotations,
+            };
+            let out = f(&mut ctx, &fargs)?;
+            drop(fargs);
+            self.limits.check(temp + gathered + largest_window + out.len())?;
+            temp += out.len();
+            if scalar_result {
+                scalars.push(out.first().map_or(f64::NAN, |s| s.v));
+            } else {
+                asm.push_step(step, ts, out)?;
+            }
+        }
+        drop(states);
+        let total = if scalar_result { scalars.len() } else { asm.total() };
+        self.limits.samples = original + total;
+        if scalar_result {
+            Ok(Val::Scalar(scalars))
+        } else {
+            Ok(Val::Vector(asm.finish()))
+        }
+    }
+
+    /// `label_replace` and `label_join` only change labels: call them once
+    /// with one sample per series (value = the series' index, which the
+    /// function passes through) and relabel whole series, instead of once per
+    /// step. `None` when the output cannot be mapped back to the input
+    /// (then the caller evaluates step by step).
+    fn relabel_series(
+        &mut self,
+        e: &Expr,
+        f: functions::FnImpl,
+        args: &[&Expr],
+        vals: &[Val],
+        g: &Grid,
+    ) -> Result<Option<Vec<Series>>, QueryError> {
+        let Some(Val::Vector(series)) = vals.first() else { return Ok(None) };
+        let mut strs = Vec::with_capacity(vals.len() - 1);
+        for v in &vals[1..] {
+            match v {
+                Val::Str(s) => strs.push(Arg::String(s)),
+                _ => return Ok(None),
+            }
+        }
+        let input: Vec<Sample> = series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Sample { labels: s.labels.clone(), t: g.start, v: i as f64, drop_name: s.drop_name })
+            .collect();
+        let mut fargs = Vec::with_capacity(vals.len());
+        fargs.push(Arg::Vector(&input));
+        fargs.extend(strs);
+        let arg_positions: Vec<Option<usize>> = args.iter().map(|a| self.positions.outer(a)).collect();
+        let mut ctx = FnCtx {
+            ts: g.start,
+            query_start: self.times.start,
+            query_end: self.times.end,
+            query_step: self.query_step,
+            arg_positions: &arg_positions,
+            position: self.positions.own(e),
+            annotations: &mut self.annotations,
+        };
+        let out = f(&mut ctx, &fargs)?;
+        drop(fargs);
+        if out.len() != series.len() {
+            return Ok(None);
+        }
+        let mut mapped: Vec<Option<(Arc<Labels>, bool)>> = vec![None; series.len()];
+        for s in out {
+            let i = s.v as usize;
+            if s.v != i as f64 || i >= mapped.len() || mapped[i].is_some() {
+                return Ok(None);
+            }
+            mapped[i] = Some((s.labels, s.drop_name));
+        }
+        let mut result: Vec<Series> = Vec::with_capacity(series.len());
+        let mut index: FxMap<Arc<Labels>, usize> = FxMap::default();
+        let mut merged = false;
+        for (s, m) in series.iter().zip(mapped) {
+            let (labels, drop_name) = m.expect("every index mapped");
+            if let Some(&j) = index.get(&*labels) {
+                result[j].points.extend_from_slice(&s.points);
+                merged = true;
+                continue;
+            }
+            index.insert(labels.clone(), result.len());
+            result.push(Series { labels, points: s.points.clone(), drop_name });
+        }
+        if merged {
+            for s in &mut result {
+                s.points.sort_by_key(|p| p.t);
+                if s.points.windows(2).any(|w| w[0].t == w[1].t) {
+                    return Err(QueryError::execution(DUPLICATE_LABELSET));
+                }
+            }
+        }
+        Ok(Some(result))
+    }
+
+    fn eval_absent(&mut self, arg: &Expr, g: &Grid) -> Result<Val, QueryError> {
+        let original = self.limits.samples;
+        let series = match self.eval(arg, g)? {
+            Val::Vector(s) => s,
+            other => return Err(unexpected("argument of absent", &other)),
+        };
+        let mut present = vec![false; g.len()];
+        for s in &series {
+            for p in &s.points {
+                present[((p.t - g.start) / g.interval) as usize] = true;
+            }
+        }
+        Ok(self.absent_result(absent_labels(arg), &present, g, original))
+    }
+
+    fn eval_absent_over_time(&mut self, arg: &Expr, g: &Grid) -> Result<Val, QueryError> {
+        let original = self.limits.samples;
+        let r = match self.eval(arg, g)? {
+            Val::Range(r) => r,
+            other => return Err(unexpected("argument of absent_over_time", &other)),
+        };
+        let mut windows = Windows::new(&r);
+        let mut buf = Vec::new();
+        let mut present = Vec::with_capacity(g.len());
+        for ts in g.times() {
+            self.limits.tick()?;
+            windows.at(&r, ts, &mut buf);
+            present.push(!buf.is_empty());
+        }
+        Ok(self.absent_result(absent_labels(arg), &present, g, original))
+    }
+
+    fn absent_result(&mut self, labels: Labels, present: &[bool], g: &Grid, original: usize) -> Val {
+        let points: Vec<Point> =
+            present.iter().enumerate().filter(|(_, p)| !**p).map(|(i, _)| Point { t: g.ts(i), v: 1.0 }).collect();
+        self.limits.samples = original + points.len();
+        if points.is_empty() {
+            return Val::Vector(Vec::new());
+        }
+        Val::Vector(vec![Series { labels: Arc::new(labels), points, drop_name: false }])
+    }
+
+    /// `timestamp(selector)`: the function sees the samples with their own
+    /// timestamps, not the step time.
+    fn eval_timestamp_of_selector(
+        &mut self,
+        e: &Expr,
+        c: &Call,
+        vs: &VectorSelector,
+        g: &Grid,
+    ) -> Result<Val, QueryError> {
+        let f = (self.ops.lookup)(c.func.name)
+            .ok_or_else(|| QueryError::BadData(format!("unknown function with name {:?}", c.func.name)))?;
+        let original = self.limits.samples;
+        let raw = self.store.take(vs);
+        let off = offset_ms(&vs.offset);
+        let at = at_ms(&vs.at, self.times);
+        let mut sample_times = Vec::new();
+        let limits = &mut self.limits;
+        let series = selector::instant_vector(raw, g, off, at, self.lookback, Some(&mut sample_times), |n| {
+            limits.tick()?;
+            limits.add(n)
+        })?;
+        let arg_positions = [self.positions.outer(unwrap_parens(&c.args.args[0]))];
+        let position = self.positions.own(e);
+        let mut cur = cursors(&series);
+        let mut buf = Vec::with_capacity(series.len());
+        let mut asm = Assembler::new(g.len() > 1, series.len());
+        let mut temp = self.limits.samples;
+        for step in 0..g.len() {
+            self.limits.check_time()?;
+            let ts = g.ts(step);
+            buf.clear();
+            for (i, s) in series.iter().enumerate() {
+                if let Some(p) = s.points.get(cur[i]) {
+                    if p.t == ts {
+                        let t = sample_times[i][cur[i]];
+                        buf.push(Sample { labels: s.labels.clone(), t, v: p.v, drop_name: false });
+                        cur[i] += 1;
+                    }
+                }
+            }
+            let mut ctx = FnCtx {
+                ts,
+                query_start: self.times.start,
+                query_end: self.times.end,
+                query_step: self.query_step,
+                arg_positions: &arg_positions,
+                position,
+                annotations: &mut self.annotations,
+            };
+            let out = f(&mut ctx, &[Arg::Vector(&buf)])?;
+            self.limits.check(temp + buf.len() + out.len())?;
+            temp += out.len();
+            asm.push_step(step, ts, out)?;
+        }
+        self.limits.samples = original + asm.total();
+        Ok(Val::Vector(asm.finish()))
+    }
+
+    // ---------------------------------------------------------------------
+    // Aggregations and binary operators.
+
+    fn eval_aggregate(&mut self, e: &Expr, a: &AggregateExpr, g: &Grid) -> Result<Val, QueryError> {
+        let original = self.limits.samples;
+        let op = a.op.id();
+        let param = match &a.param {
+            Some(p) => Some(self.eval(unwrap_parens(p), g)?),
+            None => None,
+        };
+        let series = match self.eval(unwrap_parens(&a.expr), g)? {
+            Val::Vector(s) => s,
+            other => return Err(unexpected("aggregation input", &other)),
+        };
+        let position = self.positions.own(e);
+        let param_position = a.param.as_deref().and_then(|p| self.positions.arg(p));
+        let takes_scalar = matches!(op, T_TOPK | T_BOTTOMK | T_QUANTILE | T_LIMITK | T_LIMIT_RATIO);
+        let mut cur = cursors(&series);
+        let mut asm = Assembler::new(op == T_COUNT_VALUES && g.len() > 1, series.len().min(1024));
+        for step in 0..g.len() {
+            self.limits.check_time()?;
+            let ts = g.ts(step);
+            let mut input = Vec::with_capacity(series.len());
+            let gathered = gather(&series, &mut cur, ts, &mut input);
+            self.limits.check(self.limits.samples + gathered)?;
+            let p = match &param {
+                Some(Val::Scalar(v)) if takes_scalar => AggParam::Scalar(v.get(step).copied().unwrap_or(f64::NAN)),
+                Some(Val::Str(s)) => AggParam::String(s),
+                Some(other) if takes_scalar => return Err(unexpected("aggregation parameter", other)),
+                _ => AggParam::None,
+            };
+            let mut ctx = AggCtx { ts, position, param_position, annotations: &mut self.annotations };
+            let out = (self.ops.aggregate)(a, p, input, &mut ctx)?;
+            asm.push_step(step, ts, out)?;
+        }
+        self.limits.samples = original + asm.total();
+        Ok(Val::Vector(asm.finish()))
+    }
+
+    fn eval_binary(&mut self, e: &Expr, b: &BinaryExpr, g: &Grid) -> Result<Val, QueryError> {
+        let original = self.limits.samples;
+        let lhs = self.eval(&b.lhs, g)?;
+        let rhs = self.eval(&b.rhs, g)?;
+        let position = self.positions.own(e);
+        let n = g.len();
+        let scalar_result = matches!((&lhs, &rhs), (Val::Scalar(_), Val::Scalar(_)));
+        let mut lcur = side_cursors(&lhs)?;
+        let mut rcur = side_cursors(&rhs)?;
+        let mut scalars = Vec::with_capacity(if scalar_result { n } else { 0 });
+        let mut asm = Assembler::new(n > 1, val_width(&lhs).max(val_width(&rhs)));
+        let mut temp = self.limits.samples;
+        for step in 0..n {
+            self.limits.check_time()?;
+            let ts = g.ts(step);
+            let (l, lg) = operand(&lhs, &mut lcur, step, ts);
+            let (r, rg) = operand(&rhs, &mut rcur, step, ts);
+            self.limits.check(temp + lg + rg)?;
+            let mut ctx = BinaryCtx { ts, position, annotations: &mut self.annotations };
+            match (self.ops.binary)(b, l, r, &mut ctx)? {
+                Operand::Scalar(v) if scalar_result => {
+                    scalars.push(v);
+                    temp += 1;
+                }
+                Operand::Vector(out) if !scalar_result => {
+                    self.limits.check(temp + lg + rg + out.len())?;
+                    temp += out.len();
+                    asm.push_step(step, ts, out)?;
+                }
+                Operand::Vector(out) => scalars.push(out.first().map_or(f64::NAN, |s| s.v)),
+                Operand::Scalar(_) => {
+                    return Err(QueryError::Internal("binary operator returned a scalar for vector operands".into()))
+                }
+            }
+        }
+        if scalar_result {
+            self.limits.samples = original + scalars.len();
+            Ok(Val::Scalar(scalars))
+        } else {
+            self.limits.samples = original + asm.total();
+            Ok(Val::Vector(asm.finish()))
+        }
+    }
+}
+
+/// A guess of how many series a per-step output has.
+fn val_width(v: &Val) -> usize {
+    match v {
+        Val::Vector(s) => s.len(),
+        Val::Range(r) => r.series.len(),
+        _ => 1,
+    }
+}
+
+fn side_cursors(v: &Val) -> Result<Vec<usize>, QueryError> {
+    match v {
+        Val::Vector(s) => Ok(cursors(s)),
+        Val::Scalar(_) => Ok(Vec::new()),
+        other => Err(unexpected("binary operand", other)),
+    }
+}
+
+/// One side of a binary operation at a step, and how many samples it holds.
+fn operand(v: &Val, cur: &mut [usize], step: usize, ts: i64) -> (Operand, usize) {
+    match v {
+        Val::Scalar(s) => (Operand::Scalar(s.get(step).copied().unwrap_or(f64::NAN)), 0),
+        Val::Vector(series) => {
+            let mut out = Vec::with_capacity(series.len());
+            let n = gather(series, cur, ts, &mut out);
+            (Operand::Vector(out), n)
+        }
+        _ => (Operand::Vector(Vec::new()), 0),
+    }
+}
+
+/// The labels of `absent(x)`'s output, as Prometheus derives them from the
+/// selector's matchers: each label with exactly one equality matcher (other
+/// than the metric name).
+pub fn absent_labels(arg: &Expr) -> Labels {
+    let vs = match arg {
+        Expr::VectorSelector(vs) => vs,
+        Expr::MatrixSelector(ms) => &ms.vs,
+        _ => return Labels::default(),
+    };
+    use promql_parser::label::MatchOp;
+    let mut set: Vec<Label> = Vec::new();
+    let mut has: FxMap<&str, ()> = FxMap::default();
+    for m in &vs.matchers.matchers {
+        if m.name == METRIC_NAME {
+            continue;
+        }
+        if matches!(m.op, MatchOp::Equal) && !has.contains_key(m.name.as_str()) {
+            set.retain(|l| l.name != m.name);
+            set.push(Label::new(m.name.clone(), m.value.clone()));
+            has.insert(&m.name, ());
+        } else {
+            set.retain(|l| l.name != m.name);
+        }
+    }
+    Labels::from_unsorted(set)
+}
