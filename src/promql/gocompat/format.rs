@@ -63,24 +63,28 @@ fn write_fixed(out: &mut String, digits: &str, dp: i32) {
 
 /// Go's `%g` (and `%v`) of a float64.
 pub fn format_g(v: f64) -> String {
-    if let Some(s) = non_finite(v) {
-        return s.to_string();
-    }
-    let (neg, digits, dp) = shortest_digits(v);
-    let mut out = String::with_capacity(digits.len() + 8);
-    if neg {
-        out.push('-');
-    }
-    if (-4..6).contains(&(dp - 1)) {
-        write_fixed(&mut out, &digits, dp);
-    } else {
-        write_exp(&mut out, &digits, dp);
-    }
-    out
+    format_with(v, |out, digits, dp| {
+        if (-4..6).contains(&(dp - 1)) {
+            write_fixed(out, digits, dp);
+        } else {
+            write_exp(out, digits, dp);
+        }
+    })
+}
+
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
+pub fn format_f(v: f64) -> String {
+    format_with(v, write_fixed)
 }
 
 /// Go's `strconv.FormatFloat(v, 'e', -1, 64)`.
 pub fn format_e(v: f64) -> String {
+    format_with(v, write_exp)
+}
+
+/// `NaN`, `+Inf`, `-Inf`, or the sign followed by what `write` makes of the
+/// shortest digits of `v` and their decimal point position.
+fn format_with(v: f64, write: impl FnOnce(&mut String, &str, i32)) -> String {
     if let Some(s) = non_finite(v) {
         return s.to_string();
     }
@@ -89,7 +93,7 @@ pub fn format_e(v: f64) -> String {
     if neg {
         out.push('-');
     }
-    write_exp(&mut out, &digits, dp);
+    write(&mut out, &digits, dp);
     out
 }
 
@@ -104,20 +108,6 @@ fn write_exp(out: &mut String, digits: &str, dp: i32) {
     out.push('e');
     out.push(if exp < 0 { '-' } else { '+' });
     let _ = write!(out, "{:02}", exp.unsigned_abs());
-}
-
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
-pub fn format_f(v: f64) -> String {
-    if let Some(s) = non_finite(v) {
-        return s.to_string();
-    }
-    let (neg, digits, dp) = shortest_digits(v);
-    let mut out = String::with_capacity(digits.len() + 4);
-    if neg {
-        out.push('-');
-    }
-    write_fixed(&mut out, &digits, dp);
-    out
 }
 
 /// Whether Go's `strconv.IsPrint` holds for `c`: graphic characters and the

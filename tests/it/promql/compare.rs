@@ -277,16 +277,7 @@ fn check_matrix(ev: &Eval, series: &[Series]) -> Result<(), String> {
             }
         }
     }
-    if let Some(missing) = seen.iter().position(|s| !s) {
-        let exp = &ev.expected[missing];
-        return Err(format!(
-            "expected series {} {} not found; result: {}",
-            exp.labels,
-            render_expected_points(ev, &exp.values),
-            render_matrix(series)
-        ));
-    }
-    Ok(())
+    all_seen(ev, &seen, || render_matrix(series))
 }
 
 fn check_vector(ev: &Eval, samples: &[Sample]) -> Result<(), String> {
@@ -328,16 +319,24 @@ fn check_vector(ev: &Eval, samples: &[Sample]) -> Result<(), String> {
         }
         seen[idx] = true;
     }
-    if let Some(missing) = seen.iter().position(|s| !s) {
-        let exp = &ev.expected[missing];
-        return Err(format!(
-            "expected series {} {} not found; result: {}",
-            exp.labels,
-            render_expected_points(ev, &exp.values),
-            render_vector(samples)
-        ));
+    all_seen(ev, &seen, || render_vector(samples))
+}
+
+/// Fails for the first expected series that `seen` does not mark, showing
+/// the whole `result`.
+fn all_seen(ev: &Eval, seen: &[bool], result: impl FnOnce() -> String) -> Result<(), String> {
+    match seen.iter().position(|s| !s) {
+        Some(missing) => {
+            let exp = &ev.expected[missing];
+            Err(format!(
+                "expected series {} {} not found; result: {}",
+                exp.labels,
+                render_expected_points(ev, &exp.values),
+                result()
+            ))
+        }
+        None => Ok(()),
     }
-    Ok(())
 }
 
 // ---- rendering ------------------------------------------------------------

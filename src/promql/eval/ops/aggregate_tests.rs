@@ -474,19 +474,12 @@ fn quantile_outside_0_1_warns_at_the_parameter() {
     assert_eq!(out.unwrap()[0].v, 4.0);
 }
 
-/// `http_requests` of the topk tests (with a NaN series).
+/// `http_requests` of the topk tests: [`http_requests`] and a NaN series.
 fn topk_data() -> Vec<Sample> {
-    sorted(&[
-        (r#"http_requests{job="api-server", instance="0", group="production"}"#, 100.0),
-        (r#"http_requests{job="api-server", instance="1", group="production"}"#, 200.0),
-        (r#"http_requests{job="api-server", instance="2", group="production"}"#, f64::NAN),
-        (r#"http_requests{job="api-server", instance="0", group="canary"}"#, 300.0),
-        (r#"http_requests{job="api-server", instance="1", group="canary"}"#, 400.0),
-        (r#"http_requests{job="app-server", instance="0", group="production"}"#, 500.0),
-        (r#"http_requests{job="app-server", instance="1", group="production"}"#, 600.0),
-        (r#"http_requests{job="app-server", instance="0", group="canary"}"#, 700.0),
-        (r#"http_requests{job="app-server", instance="1", group="canary"}"#, 800.0),
-    ])
+    let mut v = http_requests();
+    v.push(sample(r#"http_requests{job="api-server", instance="2", group="production"}"#, f64::NAN));
+    v.sort_by(|a, b| a.labels.cmp(&b.labels));
+    v
 }
 
 fn only(v: Vec<Sample>, pairs: &[(&str, &str)]) -> Vec<Sample> {
