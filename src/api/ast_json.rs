@@ -17,7 +17,7 @@ use promql_parser::parser::{
 };
 use serde_json::{json, Value};
 
-use super::response::format_float_fixed;
+use crate::promql::gocompat::format::format_f;
 
 /// The JSON tree of `expr`.
 pub fn translate(expr: &Expr) -> Value {
@@ -76,7 +76,7 @@ pub fn translate(expr: &Expr) -> Value {
                 "startOrEnd": start_or_end,
             })
         }
-        Expr::NumberLiteral(n) => json!({"type": "numberLiteral", "val": format_float_fixed(n.val)}),
+        Expr::NumberLiteral(n) => json!({"type": "numberLiteral", "val": format_f(n.val)}),
         Expr::StringLiteral(s) => json!({"type": "stringLiteral", "val": s.val}),
         Expr::Paren(p) => json!({"type": "parenExpr", "expr": translate(&p.expr)}),
         Expr::Unary(u) => json!({"type": "unaryExpr", "op": "-", "expr": translate(&u.expr)}),

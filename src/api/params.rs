@@ -10,7 +10,8 @@ use promql_parser::parser::Expr;
 use rampart_storage::Matcher;
 
 use super::request::Params;
-use super::response::{go_quote, ApiError};
+use super::response::ApiError;
+use crate::promql::gocompat::format::quote;
 use crate::promql::storage::selector_matchers;
 
 /// Prometheus's `MinTime` (`-292273086-05-16T16:47:06Z`) in milliseconds:
@@ -30,7 +31,7 @@ const NANOS_PER_SECOND: f64 = 1e9;
 /// A time: Unix seconds with an optional fraction (rounded to milliseconds)
 /// or RFC 3339 with optional fractional seconds.
 pub fn parse_time(s: &str) -> Result<i64, String> {
-    let err = || format!("cannot parse {} to a valid timestamp", go_quote(s));
+    let err = || format!("cannot parse {} to a valid timestamp", quote(s));
     if let Some(secs) = parse_go_float(s) {
         if !secs.is_finite() {
             return Err(err());
@@ -66,18 +67,18 @@ pub fn time_param(params: &Params, name: &str, default: i64) -> Result<i64, ApiE
 pub fn parse_duration(s: &str) -> Result<i64, String> {
     if let Some(secs) = parse_go_float(s) {
         if secs.is_nan() {
-            return Err(format!("cannot parse {} to a valid duration", go_quote(s)));
+            return Err(format!("cannot parse {} to a valid duration", quote(s)));
         }
         let ns = secs * NANOS_PER_SECOND;
         if ns > i64::MAX as f64 || ns < i64::MIN as f64 {
-            return Err(format!("cannot parse {} to a valid duration. It overflows int64", go_quote(s)));
+            return Err(format!("cannot parse {} to a valid duration. It overflows int64", quote(s)));
         }
         return Ok(ns as i64);
     }
     crate::duration::parse_duration(s)
         .ok()
         .and_then(|d| i64::try_from(d.as_nanos()).ok())
-        .ok_or_else(|| format!("cannot parse {} to a valid duration", go_quote(s)))
+        .ok_or_else(|| format!("cannot parse {} to a valid duration", quote(s)))
 }
 
 /// Nanoseconds to whole milliseconds (truncating, as Prometheus's
@@ -98,9 +99,9 @@ pub fn parse_limit(s: Option<&str>) -> Result<usize, String> {
 pub fn go_atoi(s: &str) -> Result<i64, String> {
     let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("strconv.Atoi: parsing {}: invalid syntax", go_quote(s)));
+        return Err(format!("strconv.Atoi: parsing {}: invalid syntax", quote(s)));
     }
-    s.parse::<i64>().map_err(|_| format!("strconv.Atoi: parsing {}: value out of range", go_quote(s)))
+    s.parse::<i64>().map_err(|_| format!("strconv.Atoi: parsing {}: value out of range", quote(s)))
 }
 
 /// Go's `strconv.ParseFloat` for the decimal forms people and clients send
@@ -131,12 +132,12 @@ pub fn parse_matcher_sets(values: &[&str]) -> Result<Vec<Vec<Matcher>>, String> 
             }
         })?;
         let Expr::VectorSelector(vs) = expr else {
-            return Err(format!("1:1: parse error: {} is not a series selector", go_quote(v)));
+            return Err(format!("1:1: parse error: {} is not a series selector", quote(v)));
         };
         if vs.offset.is_some() || vs.at.is_some() {
             return Err(format!(
                 "1:1: parse error: {} is not a series selector: offset and @ are not allowed",
-                go_quote(v)
+                quote(v)
             ));
         }
         let matchers = selector_matchers(&vs).map_err(|e| e.message().to_owned())?;
@@ -154,7 +155,7 @@ pub fn parse_matcher_sets(values: &[&str]) -> Result<Vec<Vec<Matcher>>, String> 
 pub fn label_name_from_path(raw: &str) -> Result<String, ApiError> {
     let name = if raw.starts_with("U__") { unescape_name(raw) } else { raw.to_owned() };
     if name.is_empty() {
-        return Err(ApiError::bad_data(format!("invalid label name: {}", go_quote(&name))));
+        return Err(ApiError::bad_data(format!("invalid label name: {}", quote(&name))));
     }
     Ok(name)
 }
@@ -230,7 +231,7 @@ mod tests {
         assert_eq!(MIN_TIME_MS, -9_223_309_901_257_974_000);
         assert_eq!(MAX_TIME_MS, 9_223_309_901_257_974_999);
         for bad in ["x", "", "NaN", "Inf", "2015-07-01", "1h"] {
-            assert_eq!(parse_time(bad), Err(format!("cannot parse {} to a valid timestamp", go_quote(bad))), "{bad}");
+            assert_eq!(parse_time(bad), Err(format!("cannot parse {} to a valid timestamp", quote(bad))), "{bad}");
         }
     }
 

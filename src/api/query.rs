@@ -14,8 +14,9 @@ use super::access::with_query;
 use super::ast_json;
 use super::params::{nanos_to_ms, parse_duration, parse_limit, parse_time, time_param};
 use super::request::{ApiRequest, Params};
-use super::response::{annotation_strings, go_quote, query_data, ApiError, ApiSuccess};
+use super::response::{annotation_strings, query_data, ApiError, ApiSuccess};
 use super::AppState;
+use crate::promql::gocompat::format::quote;
 use crate::promql::{self, Engine, QueryOutput, TenantStorage, Value};
 
 /// Most points per series a range query may ask for.
@@ -88,7 +89,7 @@ async fn run_range(state: &AppState, req: ApiRequest, text: String) -> Result<Ap
             "query",
             format!(
                 "invalid expression type {} for range query, must be Scalar or instant Vector",
-                go_quote(documented_type(kind))
+                quote(documented_type(kind))
             ),
         ));
     }

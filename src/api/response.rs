@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use rampart_storage::Labels;
 use serde::Serialize;
 
+use crate::promql::gocompat::format::{format_e, format_f, quote};
 use crate::promql::{AnnotationKind, Annotations, QueryError, Value};
 
 /// Prometheus's `errorType`s.
@@ -97,7 +98,7 @@ impl ApiError {
 
     /// Prometheus's `invalidParamError`: `invalid parameter "<name>": <why>`.
     pub fn invalid_param(name: &str, why: impl std::fmt::Display) -> Self {
-        Self::bad_data(format!("invalid parameter {}: {why}", go_quote(name)))
+        Self::bad_data(format!("invalid parameter {}: {why}", quote(name)))
     }
 
     /// The store has not finished replaying its WAL.
@@ -235,7 +236,7 @@ pub fn query_data(value: &Value) -> String {
             out.push('[');
             write_float_seconds(&mut out, *t);
             out.push_str(",\"");
-            out.push_str(&format_float_fixed(*v));
+            out.push_str(&format_f(*v));
             out.push_str("\"]");
         }
         Value::String { t, s } => {
@@ -333,38 +334,10 @@ fn write_float_seconds(out: &mut String, t: i64) {
 pub fn format_value(v: f64) -> String {
     let abs = v.abs();
     if abs != 0.0 && abs.is_finite() && !(1e-6..1e21).contains(&abs) {
-        format_float_exp(v)
+        format_e(v)
     } else {
-        format_float_fixed(v)
+        format_f(v)
     }
-}
-
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: the shortest decimal that
-/// reads back as `v`, never in exponent form; `NaN`, `+Inf`, `-Inf`.
-pub fn format_float_fixed(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".to_owned()
-    } else if v == f64::INFINITY {
-        "+Inf".to_owned()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".to_owned()
-    } else {
-        // Rust's `Display` for floats is the shortest round-trip digits in
-        // positional notation, as Go's 'f' with precision -1.
-        v.to_string()
-    }
-}
-
-/// Go's `strconv.FormatFloat(v, 'e', -1, 64)`: shortest mantissa, exponent
-/// with a sign and at least two digits (`1e-07`, `1.5e+21`).
-fn format_float_exp(v: f64) -> String {
-    let s = format!("{v:e}");
-    let Some((mantissa, exp)) = s.split_once('e') else { return s };
-    let (sign, digits) = match exp.strip_prefix('-') {
-        Some(d) => ('-', d),
-        None => ('+', exp),
-    };
-    format!("{mantissa}e{sign}{digits:0>2}")
 }
 
 /// Go's `encoding/json` for a float64: `'f'` form, or `'e'` form (with a
@@ -373,14 +346,14 @@ fn format_float_exp(v: f64) -> String {
 fn format_go_json_float(v: f64) -> String {
     let abs = v.abs();
     if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let s = format_float_exp(v);
+        let s = format_e(v);
         // encoding/json trims "e-07" to "e-7".
         match s.split_once('e') {
             Some((m, e)) if e.len() == 3 && e.as_bytes()[1] == b'0' => format!("{m}e{}{}", &e[..1], &e[2..]),
             _ => s,
         }
     } else {
-        format_float_fixed(v)
+        format_f(v)
     }
 }
 
@@ -410,35 +383,6 @@ pub fn write_str(out: &mut String, s: &str) {
     }
     out.push_str(&s[start..]);
     out.push('"');
-}
-
-/// Go's `%q` of a string (`strconv.Quote`), as Prometheus's error texts
-/// quote parameter names and values.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
@@ -474,8 +418,6 @@ mod tests {
         for (v, want) in cases {
             assert_eq!(format_value(v), want, "{v:e}");
         }
-        assert_eq!(format_float_fixed(1e-7), "0.0000001");
-        assert_eq!(format_float_fixed(1e21), "1000000000000000000000");
     }
 
     #[test]
@@ -558,6 +500,5 @@ mod tests {
         let mut s = String::new();
         write_str(&mut s, "a\"\\\n\u{1}<>&\u{2028}é");
         assert_eq!(s, r#""a\"\\\n\u0001\u003c\u003e\u0026\u2028é""#);
-        assert_eq!(go_quote("a\"b\n\u{7f}é"), r#""a\"b\n\x7fé""#);
     }
 }

@@ -14,11 +14,13 @@
 //! | [`storage`] | the [`Queryable`] source of raw series, and its implementation over [`rampart_storage::Db`] |
 //! | [`eval`] | the evaluator: selectors, lookback and staleness, `offset`/`@`, subqueries, aggregations, binary operators |
 //! | [`functions`] | every PromQL function, evaluated one step at a time |
+//! | [`gocompat`] | Go's sort, float formatting, quoting and math, Prometheus's Kahan summation and float comparison |
 
 pub mod annotations;
 pub mod error;
 pub mod eval;
 pub mod functions;
+pub mod gocompat;
 pub mod storage;
 pub mod value;
 

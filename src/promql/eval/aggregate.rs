@@ -34,8 +34,9 @@
 //! first step rather than failing with `Scalar value … underflows int64`.
 //!
 //! The helpers shared with binary operators (label selection and
-//! signatures, Go number formatting and sorting, the label-set cache) live
-//! in `ops/`.
+//! signatures, the label-set cache) live in `ops/`; Go's number formatting
+//! and sorting and Prometheus's Kahan summation in
+//! [`gocompat`](crate::promql::gocompat).
 
 #[path = "ops/mod.rs"]
 pub(super) mod ops;
@@ -50,9 +51,11 @@ use promql_parser::parser::AggregateExpr;
 
 use self::ops::group::Grouper;
 use self::ops::labels::LabelSel;
-use self::ops::{gofmt, gosort, memo};
+use self::ops::memo;
 use super::super::annotations::Annotations;
 use super::super::error::QueryError;
+use super::super::functions::{invalid_quantile, quantile};
+use super::super::gocompat::kahan::{self, Mean};
 use super::super::value::{Labels, Sample};
 
 /// The evaluated parameter of an aggregation at this step.
@@ -100,10 +103,7 @@ pub fn aggregate(
         T_QUANTILE => {
             let q = scalar_param(expr, param)?;
             if q.is_nan() || !(0.0..=1.0).contains(&q) {
-                ctx.annotations.warn(
-                    format!("quantile value should be between 0 and 1, got {}", gofmt::format_g(q)),
-                    ctx.param_position,
-                );
+                ctx.annotations.warn(invalid_quantile(q), ctx.param_position);
             }
             Ok(simple(Op::Quantile(q), &sel, input, ctx))
         }
@@ -162,7 +162,7 @@ struct Acc {
     mean: f64,
     kahan_c: f64,
     count: f64,
-    incremental_mean: bool,
+    avg: Mean,
     drop_name: bool,
     values: Vec<f64>,
 }
@@ -171,7 +171,7 @@ impl Acc {
     /// The state after the group's first sample.
     fn first(op: Op, f: f64, drop_name: bool) -> Self {
         let mut a =
-            Acc { value: f, mean: f, kahan_c: 0.0, count: 1.0, incremental_mean: false, drop_name, values: Vec::new() };
+            Acc { value: f, mean: f, kahan_c: 0.0, count: 1.0, avg: Mean::new(f), drop_name, values: Vec::new() };
         match op {
             Op::Stddev | Op::Stdvar => a.value = if f.is_finite() { 0.0 } else { f64::NAN },
             Op::Quantile(_) => a.values.push(f),
@@ -185,23 +185,8 @@ impl Acc {
     fn add(&mut self, op: Op, f: f64, drop_name: bool) {
         self.drop_name |= drop_name;
         match op {
-            Op::Sum => (self.value, self.kahan_c) = kahan_inc(f, self.value, self.kahan_c),
-            Op::Avg => {
-                self.count += 1.0;
-                if !self.incremental_mean {
-                    let (v, c) = kahan_inc(f, self.value, self.kahan_c);
-                    if !v.is_infinite() {
-                        (self.value, self.kahan_c) = (v, c);
-                        return;
-                    }
-                    // The sum would overflow: continue with an incremental mean.
-                    self.incremental_mean = true;
-                    self.mean = self.value / (self.count - 1.0);
-                    self.kahan_c /= self.count - 1.0;
-                }
-                let q = (self.count - 1.0) / self.count;
-                (self.mean, self.kahan_c) = kahan_inc(f / self.count, q * self.mean, q * self.kahan_c);
-            }
+            Op::Sum => (self.value, self.kahan_c) = kahan::inc(f, self.value, self.kahan_c),
+            Op::Avg => self.avg.add(f),
             Op::Count => self.count += 1.0,
             Op::Group => {}
             Op::Max => {
@@ -228,8 +213,7 @@ impl Acc {
     fn finish(&mut self, op: Op) -> f64 {
         match op {
             Op::Sum => self.value + self.kahan_c,
-            Op::Avg if self.incremental_mean => self.mean + self.kahan_c,
-            Op::Avg => self.value / self.count + self.kahan_c / self.count,
+            Op::Avg => self.avg.value(),
             Op::Count => self.count,
             Op::Stdvar => self.value / self.count,
             Op::Stddev => (self.value / self.count).sqrt(),
@@ -237,42 +221,6 @@ impl Acc {
             Op::Min | Op::Max | Op::Group => self.value,
         }
     }
-}
-
-/// Kahan–Neumaier summation step: adds `inc` to `sum` with compensation `c`
-/// (Prometheus's `kahansum.Inc`). An infinite sum resets the compensation.
-pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
-    let t = sum + inc;
-    let c = if t.is_infinite() {
-        0.0
-    } else if sum.abs() >= inc.abs() {
-        c + ((sum - t) + inc)
-    } else {
-        c + ((inc - t) + sum)
-    };
-    (t, c)
-}
-
-/// Prometheus's `quantile`: the φ-quantile of `values` by linear
-/// interpolation between closest ranks, NaN sorting first. NaN for no
-/// values or a NaN φ, -Inf for φ < 0, +Inf for φ > 1.
-pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
-    if values.is_empty() || q.is_nan() {
-        return f64::NAN;
-    }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
-    }
-    gosort::sort(values, &|a: &f64, b: &f64| a.is_nan() || a < b);
-    let n = values.len() as f64;
-    let rank = q * (n - 1.0);
-    let lower = rank.floor().max(0.0);
-    let upper = (n - 1.0).min(lower + 1.0);
-    let weight = rank - rank.floor();
-    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
 }
 
 /// The output label set of a group whose first sample has labels `first`.

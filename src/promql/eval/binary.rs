@@ -9,7 +9,7 @@
 //! - **Values.** `+ - * /` are IEEE; `%` is Go's `math.Mod` (sign of the
 //!   dividend, NaN for a zero divisor or infinite dividend); `^` and
 //!   `atan2` are Go's `math.Pow` and `math.Atan2` step for step
-//!   (`ops/gomath.rs`). A comparison keeps a sample when it holds, with the
+//!   ([`crate::promql::gocompat::math`]). A comparison keeps a sample when it holds, with the
 //!   vector's value (also when the scalar is on the left); with `bool` it
 //!   gives 1 or 0 for every pair.
 //! - **Vector and scalar.** Output samples keep their labels. Arithmetic and
@@ -55,10 +55,11 @@ use promql_parser::parser::{BinModifier, BinaryExpr, VectorMatchCardinality};
 
 use super::super::annotations::Annotations;
 use super::super::error::QueryError;
+use super::super::gocompat::math;
 use super::super::value::{Label, Labels, Sample, METRIC_NAME};
 use super::aggregate::ops::group::SigTable;
 use super::aggregate::ops::labels::{hash_all, labels_string, names_of, LabelSel};
-use super::aggregate::ops::{gomath, memo};
+use super::aggregate::ops::memo;
 
 /// One side of a binary operation at one step.
 #[derive(Clone, Debug, PartialEq)]
@@ -122,9 +123,9 @@ fn elem(op: TokenId, l: f64, r: f64) -> (f64, bool) {
         T_SUB => (l - r, true),
         T_MUL => (l * r, true),
         T_DIV => (l / r, true),
-        T_POW => (gomath::pow(l, r), true),
+        T_POW => (math::pow(l, r), true),
         T_MOD => (l % r, true),
-        T_ATAN2 => (gomath::atan2(l, r), true),
+        T_ATAN2 => (math::atan2(l, r), true),
         T_EQLC => (l, l == r),
         T_NEQ => (l, l != r),
         T_GTR => (l, l > r),
@@ -210,16 +211,7 @@ fn and(sel: &LabelSel<'_>, lhs: Vec<Sample>, rhs: Vec<Sample>) -> Vec<Sample> {
     if lhs.is_empty() || rhs.is_empty() {
         return Vec::new();
     }
-    let mut right = SigTable::new(sel);
-    for r in &rhs {
-        right.entry(&r.labels);
-    }
-    lhs.into_iter()
-        .filter(|l| {
-            let h = right.hash(&l.labels);
-            right.find(&l.labels, h).is_some()
-        })
-        .collect()
+    keep_by_match(sel, lhs, &rhs, true)
 }
 
 /// `unless`: left samples whose signature the right side lacks.
@@ -227,14 +219,20 @@ fn unless(sel: &LabelSel<'_>, lhs: Vec<Sample>, rhs: Vec<Sample>) -> Vec<Sample>
     if lhs.is_empty() || rhs.is_empty() {
         return lhs;
     }
+    keep_by_match(sel, lhs, &rhs, false)
+}
+
+/// The left samples whose signature the right side has (`matched`) or
+/// lacks (`!matched`).
+fn keep_by_match(sel: &LabelSel<'_>, lhs: Vec<Sample>, rhs: &[Sample], matched: bool) -> Vec<Sample> {
     let mut right = SigTable::new(sel);
-    for r in &rhs {
+    for r in rhs {
         right.entry(&r.labels);
     }
     lhs.into_iter()
         .filter(|l| {
             let h = right.hash(&l.labels);
-            right.find(&l.labels, h).is_none()
+            right.find(&l.labels, h).is_some() == matched
         })
         .collect()
 }

@@ -15,10 +15,12 @@ use std::collections::hash_map::{DefaultHasher, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use super::super::value::{is_stale_marker, Label, Labels, Sample};
-use super::sort::go_sort;
+use super::super::value::{Label, Labels, Sample};
 use super::{messages, scalar_arg, string_arg, vector_arg, Arg, FnCtx};
 use crate::promql::error::QueryError;
+use crate::promql::gocompat::almost;
+use crate::promql::gocompat::format::format_g;
+use crate::promql::gocompat::sort::sort;
 
 /// The bucket label.
 const LE: &str = "le";
@@ -196,7 +198,7 @@ fn bucket_quantile(q: f64, buckets: &mut [Bucket]) -> (f64, bool) {
     if q > 1.0 {
         return (f64::INFINITY, false);
     }
-    go_sort(buckets, |a, b| a.upper < b.upper);
+    sort(buckets, |a, b| a.upper < b.upper);
     if buckets.last().is_none_or(|b| b.upper != f64::INFINITY) {
         return (f64::NAN, false);
     }
@@ -235,7 +237,7 @@ fn bucket_quantile(q: f64, buckets: &mut [Bucket]) -> (f64, bool) {
 /// the lowest bucket if its bound is positive); nothing is interpolated in
 /// the +Inf bucket.
 fn bucket_fraction(lower: f64, upper: f64, buckets: &mut [Bucket]) -> f64 {
-    go_sort(buckets, |a, b| a.upper < b.upper);
+    sort(buckets, |a, b| a.upper < b.upper);
     if buckets.last().is_none_or(|b| b.upper != f64::INFINITY) {
         return f64::NAN;
     }
@@ -326,7 +328,7 @@ fn ensure_monotonic(buckets: &mut [Bucket], tolerance: f64) -> bool {
         if curr == prev {
             continue;
         }
-        if almost_equal(prev, curr, tolerance) {
+        if almost::equal(prev, curr, tolerance) {
             b.count = prev;
             continue;
         }
@@ -338,26 +340,6 @@ fn ensure_monotonic(buckets: &mut [Bucket], tolerance: f64) -> bool {
         prev = curr;
     }
     forced
-}
-
-/// Prometheus's `almost.Equal`: relative difference below `epsilon`
-/// (absolute near zero); NaN equals NaN, a stale marker only itself.
-fn almost_equal(a: f64, b: f64, epsilon: f64) -> bool {
-    if is_stale_marker(a) || is_stale_marker(b) {
-        return is_stale_marker(a) && is_stale_marker(b);
-    }
-    if a.is_nan() && b.is_nan() {
-        return true;
-    }
-    if a == b {
-        return true;
-    }
-    let abs_sum = a.abs() + b.abs();
-    let diff = (a - b).abs();
-    if a == 0.0 || b == 0.0 || abs_sum < f64::MIN_POSITIVE {
-        return diff < epsilon * f64::MIN_POSITIVE;
-    }
-    diff / abs_sum.min(f64::MAX) < epsilon
 }
 
 /// Go's `sort.Search`: the first `i` in `[0, n)` where `f` holds, by
@@ -430,7 +412,7 @@ fn format_openmetrics_float(f: f64) -> String {
     if f.is_nan() {
         return "NaN".to_owned();
     }
-    let mut s = messages::go_g(f);
+    let mut s = format_g(f);
     if f.is_finite() && !s.contains(['.', 'e']) {
         s.push_str(".0");
     }

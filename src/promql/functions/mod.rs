@@ -21,10 +21,12 @@
 //! | [`math`] | element-wise arithmetic (`abs`, `ln`, trigonometry, `round`, `clamp`, …), `scalar`, `vector`, `pi`, `min_of`, `max_of` |
 //! | [`time`] | `time`, `timestamp`, the calendar functions, `start`, `end`, `range`, `step` |
 //! | [`labels`] | `label_replace`, `label_join` |
-//! | [`sort`] | `sort`, `sort_desc`, `sort_by_label`, `sort_by_label_desc`, and Go's sort algorithm they rely on |
+//! | [`sort`] | `sort`, `sort_desc`, `sort_by_label`, `sort_by_label_desc`, and the natural order of `sort_by_label` |
 //! | [`histogram`] | `histogram_quantile`, `histogram_quantiles`, `histogram_fraction` over classic buckets |
-//! | [`kahan`] | Kahan–Neumaier summation as Prometheus does it |
 //! | [`messages`] | annotation and error texts, formatted as Go formats them |
+//!
+//! Go's sort, float formatting and quoting and Prometheus's Kahan summation
+//! come from [`gocompat`](super::gocompat).
 //!
 //! A range-vector function keeps a series' labels and sets `drop_name`,
 //! except `last_over_time` and `first_over_time`, which act like `offset`
@@ -44,7 +46,6 @@ macro_rules! functions_via {
 }
 
 mod histogram;
-mod kahan;
 mod labels;
 mod math;
 mod messages;
@@ -52,6 +53,9 @@ mod over_time;
 mod range;
 mod sort;
 mod time;
+
+pub(crate) use messages::invalid_quantile;
+pub(crate) use over_time::quantile;
 
 use std::sync::{Arc, LazyLock};
 

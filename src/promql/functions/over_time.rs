@@ -12,9 +12,10 @@
 use std::cell::RefCell;
 
 use super::super::value::{Point, Sample};
-use super::sort::go_sort;
-use super::{kahan, map_windows, matrix_arg, messages, scalar_arg, Arg, FnCtx, Window};
+use super::{map_windows, matrix_arg, messages, scalar_arg, Arg, FnCtx, Window};
 use crate::promql::error::QueryError;
+use crate::promql::gocompat::kahan::{self, Mean};
+use crate::promql::gocompat::sort::sort;
 
 /// Applies `f` to the points of each window of argument 0, marking the
 /// name for removal.
@@ -27,30 +28,9 @@ fn aggregate(ctx: &mut FnCtx<'_>, args: &[Arg<'_>], f: impl Fn(&[Point]) -> f64)
 /// switching to an incremental mean if the sum would overflow.
 pub(super) fn avg_over_time(ctx: &mut FnCtx<'_>, args: &[Arg<'_>]) -> Result<Vec<Sample>, QueryError> {
     aggregate(ctx, args, |points| {
-        let mut sum = points[0].v;
-        let mut count = 1.0;
-        let (mut mean, mut c) = (0.0, 0.0);
-        let mut incremental = false;
-        for (i, p) in points.iter().enumerate().skip(1) {
-            count = (i + 1) as f64;
-            if !incremental {
-                let (new_sum, new_c) = kahan::inc(p.v, sum, c);
-                if !new_sum.is_infinite() {
-                    (sum, c) = (new_sum, new_c);
-                    continue;
-                }
-                incremental = true;
-                mean = sum / (count - 1.0);
-                c /= count - 1.0;
-            }
-            let q = (count - 1.0) / count;
-            (mean, c) = kahan::inc(p.v / count, q * mean, q * c);
-        }
-        if incremental {
-            mean + c
-        } else {
-            sum / count + c / count
-        }
+        let mut mean = Mean::new(points[0].v);
+        points[1..].iter().for_each(|p| mean.add(p.v));
+        mean.value()
     })
 }
 
@@ -204,9 +184,11 @@ fn with_scratch(points: &[Point], f: impl FnOnce(&mut [f64]) -> f64) -> f64 {
     })
 }
 
-/// Prometheus's `quantile`: sorts `values` (NaN first, in Go's order) and
-/// interpolates between the two values around rank `q·(n-1)`.
-pub(super) fn quantile(q: f64, values: &mut [f64]) -> f64 {
+/// Prometheus's `quantile` (of `quantile_over_time` and the `quantile`
+/// aggregation): sorts `values` (NaN first, in Go's order) and interpolates
+/// between the two values around rank `q·(n-1)`. NaN for no values or a NaN
+/// `q`, -Inf below 0, +Inf above 1.
+pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
     if values.is_empty() || q.is_nan() {
         return f64::NAN;
     }
@@ -216,7 +198,7 @@ pub(super) fn quantile(q: f64, values: &mut [f64]) -> f64 {
     if q > 1.0 {
         return f64::INFINITY;
     }
-    go_sort(values, |a, b| a.is_nan() || a < b);
+    sort(values, |a, b| a.is_nan() || a < b);
     let n = values.len() as f64;
     let rank = q * (n - 1.0);
     let lower = rank.floor().max(0.0);
@@ -491,5 +473,17 @@ mod tests {
         // NaN sorts first.
         assert!(quantiles(0.0, &[&[1.0, NAN, 2.0]]).0[0].is_nan());
         assert_float(quantiles(1.0, &[&[1.0, NAN, 2.0]]).0[0], 2.0, 0.0);
+    }
+
+    #[test]
+    fn quantile_function_matches_prometheus() {
+        assert!(quantile(0.5, &mut []).is_nan());
+        assert!(quantile(f64::NAN, &mut [1.0]).is_nan());
+        assert_eq!(quantile(-0.1, &mut [1.0]), f64::NEG_INFINITY);
+        assert_eq!(quantile(1.1, &mut [1.0]), f64::INFINITY);
+        assert_eq!(quantile(0.5, &mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(quantile(0.25, &mut [4.0, 1.0, 3.0, 2.0]), 1.75);
+        assert!(quantile(0.0, &mut [4.0, f64::NAN, 2.0]).is_nan());
+        assert_eq!(quantile(1.0, &mut [4.0, f64::NAN, 2.0]), 4.0);
     }
 }

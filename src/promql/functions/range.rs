@@ -8,8 +8,9 @@
 //! window.
 
 use super::super::value::{Point, Sample};
-use super::{duration_seconds, kahan, map_windows, matrix_arg, messages, opt_scalar_arg, scalar_arg, Arg, FnCtx};
+use super::{duration_seconds, map_windows, matrix_arg, messages, opt_scalar_arg, scalar_arg, Arg, FnCtx};
 use crate::promql::error::QueryError;
+use crate::promql::gocompat::kahan;
 
 /// `rate(v[d])`: per-second increase, counter resets corrected, extrapolated.
 pub(super) fn rate(ctx: &mut FnCtx<'_>, args: &[Arg<'_>]) -> Result<Vec<Sample>, QueryError> {

@@ -4,9 +4,8 @@
 //! stable, and some of its orders are not even consistent (a NaN is "less"
 //! than everything, itself included; `sort_by_label` finds `""` greater
 //! than `"x"` and `"x"` greater than `""`). To give the same order for ties
-//! and for those inputs, [`go_sort`] is a port of Go's `pdqsort` (the
-//! generated `zsortfunc.go`, the same algorithm in `sort` and `slices`), and
-//! [`natural_less`] of `github.com/facette/natsort`'s `Compare`.
+//! and for those inputs, sorting is Go's ([`gocompat::sort`]), and
+//! [`natural_less`] is a port of `github.com/facette/natsort`'s `Compare`.
 //!
 //! Sorting is the only effect: labels, values and `drop_name` are kept.
 
@@ -15,13 +14,14 @@ use std::cmp::Ordering;
 use super::super::value::Sample;
 use super::{messages, string_arg, vector_arg, Arg, FnCtx};
 use crate::promql::error::QueryError;
+use crate::promql::gocompat;
 
 /// `sort(v)`: ascending by value, NaN last.
 pub(super) fn sort(ctx: &mut FnCtx<'_>, args: &[Arg<'_>]) -> Result<Vec<Sample>, QueryError> {
     warn_in_range_query(ctx);
     let mut out = vector_arg(args, 0)?.to_vec();
     // sort.Sort(sort.Reverse(vectorByReverseValueHeap(v))).
-    go_sort(&mut out, |a, b| b.v.is_nan() || b.v > a.v);
+    gocompat::sort::sort(&mut out, |a, b| b.v.is_nan() || b.v > a.v);
     Ok(out)
 }
 
@@ -30,7 +30,7 @@ pub(super) fn sort_desc(ctx: &mut FnCtx<'_>, args: &[Arg<'_>]) -> Result<Vec<Sam
     warn_in_range_query(ctx);
     let mut out = vector_arg(args, 0)?.to_vec();
     // sort.Sort(sort.Reverse(vectorByValueHeap(v))).
-    go_sort(&mut out, |a, b| b.v.is_nan() || b.v < a.v);
+    gocompat::sort::sort(&mut out, |a, b| b.v.is_nan() || b.v < a.v);
     Ok(out)
 }
 
@@ -65,7 +65,7 @@ fn by_label(ctx: &mut FnCtx<'_>, args: &[Arg<'_>], desc: bool) -> Result<Vec<Sam
             whole
         }
     };
-    go_sort(&mut out, |a, b| cmp(a, b) == Ordering::Less);
+    gocompat::sort::sort(&mut out, |a, b| cmp(a, b) == Ordering::Less);
     Ok(out)
 }
 
@@ -128,290 +128,6 @@ fn parse_go_int(s: &str) -> Option<i64> {
         return None;
     }
     s.parse().ok()
-}
-
-/// Sorts `data` exactly as Go's `sort.Sort`/`slices.SortFunc` do with the
-/// given "less" relation: same comparisons, same swaps, same result even
-/// when `less` is not a strict weak order.
-pub(super) fn go_sort<T>(data: &mut [T], mut less: impl FnMut(&T, &T) -> bool) {
-    let n = data.len();
-    let limit = bits_len(n);
-    pdqsort(data, 0, n, limit, &mut less);
-}
-
-/// Go's `bits.Len`: the number of bits needed to represent `n`.
-fn bits_len(n: usize) -> usize {
-    (usize::BITS - n.leading_zeros()) as usize
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Hint {
-    Unknown,
-    Increasing,
-    Decreasing,
-}
-
-fn insertion_sort<T>(data: &mut [T], a: usize, b: usize, less: &mut impl FnMut(&T, &T) -> bool) {
-    for i in a + 1..b {
-        let mut j = i;
-        while j > a && less(&data[j], &data[j - 1]) {
-            data.swap(j, j - 1);
-            j -= 1;
-        }
-    }
-}
-
-fn sift_down<T>(data: &mut [T], lo: usize, hi: usize, first: usize, less: &mut impl FnMut(&T, &T) -> bool) {
-    let mut root = lo;
-    loop {
-        let mut child = 2 * root + 1;
-        if child >= hi {
-            return;
-        }
-        if child + 1 < hi && less(&data[first + child], &data[first + child + 1]) {
-            child += 1;
-        }
-        if !less(&data[first + root], &data[first + child]) {
-            return;
-        }
-        data.swap(first + root, first + child);
-        root = child;
-    }
-}
-
-fn heap_sort<T>(data: &mut [T], a: usize, b: usize, less: &mut impl FnMut(&T, &T) -> bool) {
-    let first = a;
-    let hi = b - a;
-    for i in (0..=(hi - 1) / 2).rev() {
-        sift_down(data, i, hi, first, less);
-    }
-    for i in (0..hi).rev() {
-        data.swap(first, first + i);
-        sift_down(data, 0, i, first, less);
-    }
-}
-
-fn pdqsort<T>(data: &mut [T], mut a: usize, mut b: usize, mut limit: usize, less: &mut impl FnMut(&T, &T) -> bool) {
-    const MAX_INSERTION: usize = 12;
-    let mut was_balanced = true;
-    let mut was_partitioned = true;
-    loop {
-        let length = b - a;
-        if length <= MAX_INSERTION {
-            insertion_sort(data, a, b, less);
-            return;
-        }
-        if limit == 0 {
-            heap_sort(data, a, b, less);
-            return;
-        }
-        if !was_balanced {
-            break_patterns(data, a, b);
-            limit -= 1;
-        }
-        let (mut pivot, mut hint) = choose_pivot(data, a, b, less);
-        if hint == Hint::Decreasing {
-            data[a..b].reverse();
-            pivot = (b - 1) - (pivot - a);
-            hint = Hint::Increasing;
-        }
-        if was_balanced && was_partitioned && hint == Hint::Increasing && partial_insertion_sort(data, a, b, less) {
-            return;
-        }
-        if a > 0 && !less(&data[a - 1], &data[pivot]) {
-            a = partition_equal(data, a, b, pivot, less);
-            continue;
-        }
-        let (mid, already_partitioned) = partition(data, a, b, pivot, less);
-        was_partitioned = already_partitioned;
-        let (left_len, right_len) = (mid - a, b - mid);
-        let balance_threshold = length / 8;
-        if left_len < right_len {
-            was_balanced = left_len >= balance_threshold;
-            pdqsort(data, a, mid, limit, less);
-            a = mid + 1;
-        } else {
-            was_balanced = right_len >= balance_threshold;
-            pdqsort(data, mid + 1, b, limit, less);
-            b = mid;
-        }
-    }
-}
-
-fn partition<T>(
-    data: &mut [T],
-    a: usize,
-    b: usize,
-    pivot: usize,
-    less: &mut impl FnMut(&T, &T) -> bool,
-) -> (usize, bool) {
-    data.swap(a, pivot);
-    let (mut i, mut j) = (a + 1, b - 1);
-    while i <= j && less(&data[i], &data[a]) {
-        i += 1;
-    }
-    while i <= j && !less(&data[j], &data[a]) {
-        j -= 1;
-    }
-    if i > j {
-        data.swap(j, a);
-        return (j, true);
-    }
-    data.swap(i, j);
-    i += 1;
-    j -= 1;
-    loop {
-        while i <= j && less(&data[i], &data[a]) {
-            i += 1;
-        }
-        while i <= j && !less(&data[j], &data[a]) {
-            j -= 1;
-        }
-        if i > j {
-            break;
-        }
-        data.swap(i, j);
-        i += 1;
-        j -= 1;
-    }
-    data.swap(j, a);
-    (j, false)
-}
-
-fn partition_equal<T>(
-    data: &mut [T],
-    a: usize,
-    b: usize,
-    pivot: usize,
-    less: &mut impl FnMut(&T, &T) -> bool,
-) -> usize {
-    data.swap(a, pivot);
-    let (mut i, mut j) = (a + 1, b - 1);
-    loop {
-        while i <= j && !less(&data[a], &data[i]) {
-            i += 1;
-        }
-        while i <= j && less(&data[a], &data[j]) {
-            j -= 1;
-        }
-        if i > j {
-            return i;
-        }
-        data.swap(i, j);
-        i += 1;
-        j -= 1;
-    }
-}
-
-fn partial_insertion_sort<T>(data: &mut [T], a: usize, b: usize, less: &mut impl FnMut(&T, &T) -> bool) -> bool {
-    const MAX_STEPS: usize = 5;
-    const SHORTEST_SHIFTING: usize = 50;
-    let mut i = a + 1;
-    for _ in 0..MAX_STEPS {
-        while i < b && !less(&data[i], &data[i - 1]) {
-            i += 1;
-        }
-        if i == b {
-            return true;
-        }
-        if b - a < SHORTEST_SHIFTING {
-            return false;
-        }
-        data.swap(i, i - 1);
-        // Go shifts down to index 1 of the whole slice, not to `a`.
-        if i - a >= 2 {
-            let mut j = i - 1;
-            while j >= 1 {
-                if !less(&data[j], &data[j - 1]) {
-                    break;
-                }
-                data.swap(j, j - 1);
-                j -= 1;
-            }
-        }
-        if b - i >= 2 {
-            let mut j = i + 1;
-            while j < b {
-                if !less(&data[j], &data[j - 1]) {
-                    break;
-                }
-                data.swap(j, j - 1);
-                j += 1;
-            }
-        }
-    }
-    false
-}
-
-fn break_patterns<T>(data: &mut [T], a: usize, b: usize) {
-    let length = b - a;
-    if length >= 8 {
-        let mut random = length as u64;
-        let modulus = 1usize << bits_len(length);
-        let mid = a + (length / 4) * 2;
-        for idx in mid - 1..=mid + 1 {
-            random ^= random << 13;
-            random ^= random >> 17;
-            random ^= random << 5;
-            let mut other = (random as usize) & (modulus - 1);
-            if other >= length {
-                other -= length;
-            }
-            data.swap(idx, a + other);
-        }
-    }
-}
-
-fn choose_pivot<T>(data: &mut [T], a: usize, b: usize, less: &mut impl FnMut(&T, &T) -> bool) -> (usize, Hint) {
-    const SHORTEST_NINTHER: usize = 50;
-    const MAX_SWAPS: usize = 4 * 3;
-    let l = b - a;
-    let mut swaps = 0;
-    let mut i = a + l / 4;
-    let mut j = a + l / 4 * 2;
-    let mut k = a + l / 4 * 3;
-    if l >= 8 {
-        if l >= SHORTEST_NINTHER {
-            i = median(data, i - 1, i, i + 1, &mut swaps, less);
-            j = median(data, j - 1, j, j + 1, &mut swaps, less);
-            k = median(data, k - 1, k, k + 1, &mut swaps, less);
-        }
-        j = median(data, i, j, k, &mut swaps, less);
-    }
-    match swaps {
-        0 => (j, Hint::Increasing),
-        MAX_SWAPS => (j, Hint::Decreasing),
-        _ => (j, Hint::Unknown),
-    }
-}
-
-fn order2<T>(
-    data: &[T],
-    a: usize,
-    b: usize,
-    swaps: &mut usize,
-    less: &mut impl FnMut(&T, &T) -> bool,
-) -> (usize, usize) {
-    if less(&data[b], &data[a]) {
-        *swaps += 1;
-        (b, a)
-    } else {
-        (a, b)
-    }
-}
-
-fn median<T>(
-    data: &[T],
-    a: usize,
-    b: usize,
-    c: usize,
-    swaps: &mut usize,
-    less: &mut impl FnMut(&T, &T) -> bool,
-) -> usize {
-    let (a, b) = order2(data, a, b, swaps, less);
-    let (b, _) = order2(data, b, c, swaps, less);
-    let (_, b) = order2(data, a, b, swaps, less);
-    b
 }
 
 #[cfg(test)]
@@ -506,36 +222,5 @@ mod tests {
         // Numbers beyond int64 compare as text.
         assert!(natural_less("9", "10"));
         assert!(!natural_less("99999999999999999999", "100000000000000000000"));
-    }
-
-    #[test]
-    fn go_sort_sorts_large_inputs() {
-        // Exercise every path: insertion, partitions, pattern breaking and heap sort.
-        let mut state = 7u64;
-        let mut v: Vec<u64> = (0..5000)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state % 100
-            })
-            .collect();
-        let mut want = v.clone();
-        want.sort_unstable();
-        go_sort(&mut v, |a, b| a < b);
-        assert_eq!(v, want);
-        let mut rev: Vec<u32> = (0..1000).rev().collect();
-        go_sort(&mut rev, |a, b| a < b);
-        assert!(rev.windows(2).all(|w| w[0] <= w[1]));
-        let mut same = vec![1u8; 300];
-        go_sort(&mut same, |a, b| a < b);
-        assert_eq!(same, vec![1u8; 300]);
-    }
-
-    #[test]
-    fn go_sort_small_inputs_are_insertion_sorted_stably() {
-        let mut v = vec![(1, 'a'), (0, 'b'), (1, 'c'), (0, 'd')];
-        go_sort(&mut v, |a, b| a.0 < b.0);
-        assert_eq!(v, [(0, 'b'), (0, 'd'), (1, 'a'), (1, 'c')]);
     }
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use promql_parser::label::{Labels as GroupLabels, MatchOp};
 use promql_parser::parser::{AtModifier, Expr, LabelModifier, Offset, VectorMatchCardinality, VectorSelector};
 use promql_parser::util::display_duration;
+use rampart::promql::gocompat::format::{format_f, format_g, quote};
 
 /// Functions whose result depends on the evaluation time even when their
 /// arguments do not (upstream's `AtModifierUnsafeFunctions`): an expression
@@ -180,13 +181,13 @@ fn write_expr(out: &mut String, e: &Expr) {
                 }
                 let fill = &m.fill_values;
                 match (fill.lhs, fill.rhs) {
-                    (Some(l), Some(r)) if l == r => out.push_str(&format!(" fill ({})", go_g(l))),
+                    (Some(l), Some(r)) if l == r => out.push_str(&format!(" fill ({})", format_g(l))),
                     (l, r) => {
                         if let Some(l) = l {
-                            out.push_str(&format!(" fill_left ({})", go_g(l)));
+                            out.push_str(&format!(" fill_left ({})", format_g(l)));
                         }
                         if let Some(r) = r {
-                            out.push_str(&format!(" fill_right ({})", go_g(r)));
+                            out.push_str(&format!(" fill_right ({})", format_g(r)));
                         }
                     }
                 }
@@ -211,8 +212,8 @@ fn write_expr(out: &mut String, e: &Expr) {
             write_at(out, &s.at);
             write_offset(out, &s.offset);
         }
-        Expr::NumberLiteral(n) => out.push_str(&go_f(n.val)),
-        Expr::StringLiteral(s) => out.push_str(&go_quote(&s.val)),
+        Expr::NumberLiteral(n) => out.push_str(&format_f(n.val)),
+        Expr::StringLiteral(s) => out.push_str(&quote(&s.val)),
         Expr::VectorSelector(vs) => {
             write_selector(out, vs);
             write_at(out, &vs.at);
@@ -250,8 +251,8 @@ fn write_selector(out: &mut String, vs: &VectorSelector) {
         .iter()
         .filter(|m| !(m.name == "__name__" && m.op == MatchOp::Equal && m.value == name && !name.is_empty()))
         .map(|m| {
-            let label = if is_legacy_label_name(&m.name) { m.name.clone() } else { go_quote(&m.name) };
-            format!("{label}{}{}", m.op, go_quote(&m.value))
+            let label = if is_legacy_label_name(&m.name) { m.name.clone() } else { quote(&m.name) };
+            format!("{label}{}{}", m.op, quote(&m.value))
         })
         .collect();
     out.push_str(name);
@@ -294,7 +295,7 @@ fn write_label_list(out: &mut String, ls: &GroupLabels) {
         if is_legacy_label_name(l) {
             out.push_str(l);
         } else {
-            out.push_str(&go_quote(l));
+            out.push_str(&quote(l));
         }
     }
 }
@@ -302,68 +303,6 @@ fn write_label_list(out: &mut String, ls: &GroupLabels) {
 fn is_legacy_label_name(s: &str) -> bool {
     let mut b = s.bytes();
     b.next().is_some_and(|c| c.is_ascii_alphabetic() || c == b'_') && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
-}
-
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
-fn go_f(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
-}
-
-/// Go's `%v` for a float64 (`%g` with the shortest digits): exponent form
-/// when the decimal exponent is below -4 or at least 6 (`1e+06`).
-fn go_g(v: f64) -> String {
-    if !v.is_finite() {
-        return go_f(v);
-    }
-    if v == 0.0 {
-        return go_f(v);
-    }
-    let exp = v.abs().log10().floor() as i32;
-    if (-4..6).contains(&exp) {
-        return go_f(v);
-    }
-    let s = format!("{v:e}");
-    let (mantissa, e) = s.split_once('e').unwrap_or((&s, "0"));
-    let e: i32 = e.parse().unwrap_or(0);
-    format!("{mantissa}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
-}
-
-/// Go's `strconv.Quote` for valid UTF-8 text.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if c.is_control() => {
-                if (c as u32) < 0x10000 {
-                    out.push_str(&format!("\\u{:04x}", c as u32));
-                } else {
-                    out.push_str(&format!("\\U{:08x}", c as u32));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
@@ -432,17 +371,5 @@ mod tests {
         }
         // Inside a subquery, upstream does not look.
         assert!(at_variants(&parse("sum_over_time(vector(time())[5m:1m])"), 60_000).is_some());
-    }
-
-    #[test]
-    fn go_formatting() {
-        assert_eq!(go_g(0.0), "0");
-        assert_eq!(go_g(1.5), "1.5");
-        assert_eq!(go_g(1e21), "1e+21");
-        assert_eq!(go_g(1e6), "1e+06");
-        assert_eq!(go_g(123456.0), "123456");
-        assert_eq!(go_g(-23.0), "-23");
-        assert_eq!(go_g(1e-5), "1e-05");
-        assert_eq!(go_quote("a\u{1}é"), "\"a\\x01é\"");
     }
 }

@@ -10,6 +10,8 @@ use std::cmp::Ordering;
 use std::fmt::Write as _;
 
 use rampart::duration::format_duration;
+use rampart::promql::gocompat::almost;
+use rampart::promql::gocompat::format::format_f;
 use rampart::promql::{Sample, Series, Value};
 use rampart_storage::{Labels, MatchKind, Matcher, STALE_NAN_BITS};
 
@@ -19,30 +21,9 @@ use super::series::Item;
 /// Relative tolerance for float values (upstream's `defaultEpsilon`).
 const EPSILON: f64 = 1e-6;
 
-/// The smallest positive normal `f64`.
-const MIN_NORMAL: f64 = f64::MIN_POSITIVE;
-
-/// Upstream's `almost.Equal`: stale markers match only each other, any two
-/// other NaNs match, equal values match, and otherwise the difference
-/// relative to `|a| + |b|` must be below 1e-6 (absolute, scaled by the
-/// smallest normal, when either side is 0 or the sum is subnormal).
-pub fn almost_equal(a: f64, b: f64) -> bool {
-    let stale = |x: f64| x.to_bits() == STALE_NAN_BITS;
-    if stale(a) || stale(b) {
-        return stale(a) && stale(b);
-    }
-    if a.is_nan() && b.is_nan() {
-        return true;
-    }
-    if a == b {
-        return true;
-    }
-    let abs_sum = a.abs() + b.abs();
-    let diff = (a - b).abs();
-    if a == 0.0 || b == 0.0 || abs_sum < MIN_NORMAL {
-        return diff < EPSILON * MIN_NORMAL;
-    }
-    diff / abs_sum.min(f64::MAX) < EPSILON
+/// Upstream's `almost.Equal` with its default tolerance.
+fn almost_equal(a: f64, b: f64) -> bool {
+    almost::equal(a, b, EPSILON)
 }
 
 /// Prometheus's `labels.Compare`: label by label in name order, the name
@@ -296,16 +277,7 @@ fn check_matrix(ev: &Eval, series: &[Series]) -> Result<(), String> {
             }
         }
     }
-    if let Some(missing) = seen.iter().position(|s| !s) {
-        let exp = &ev.expected[missing];
-        return Err(format!(
-            "expected series {} {} not found; result: {}",
-            exp.labels,
-            render_expected_points(ev, &exp.values),
-            render_matrix(series)
-        ));
-    }
-    Ok(())
+    all_seen(ev, &seen, || render_matrix(series))
 }
 
 fn check_vector(ev: &Eval, samples: &[Sample]) -> Result<(), String> {
@@ -347,16 +319,24 @@ fn check_vector(ev: &Eval, samples: &[Sample]) -> Result<(), String> {
         }
         seen[idx] = true;
     }
-    if let Some(missing) = seen.iter().position(|s| !s) {
-        let exp = &ev.expected[missing];
-        return Err(format!(
-            "expected series {} {} not found; result: {}",
-            exp.labels,
-            render_expected_points(ev, &exp.values),
-            render_vector(samples)
-        ));
+    all_seen(ev, &seen, || render_vector(samples))
+}
+
+/// Fails for the first expected series that `seen` does not mark, showing
+/// the whole `result`.
+fn all_seen(ev: &Eval, seen: &[bool], result: impl FnOnce() -> String) -> Result<(), String> {
+    match seen.iter().position(|s| !s) {
+        Some(missing) => {
+            let exp = &ev.expected[missing];
+            Err(format!(
+                "expected series {} {} not found; result: {}",
+                exp.labels,
+                render_expected_points(ev, &exp.values),
+                result()
+            ))
+        }
+        None => Ok(()),
     }
-    Ok(())
 }
 
 // ---- rendering ------------------------------------------------------------
@@ -365,14 +345,8 @@ fn check_vector(ev: &Eval, samples: &[Sample]) -> Result<(), String> {
 pub fn fmt_f(v: f64) -> String {
     if v.to_bits() == STALE_NAN_BITS {
         "stale".into()
-    } else if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
     } else {
-        format!("{v}")
+        format_f(v)
     }
 }
 
@@ -452,36 +426,6 @@ mod tests {
 
     use super::super::script::{parse_script, Command};
     use super::*;
-
-    #[test]
-    fn tolerance_rules() {
-        let stale = f64::from_bits(STALE_NAN_BITS);
-        let cases: &[(f64, f64, bool)] = &[
-            (1.0, 1.0, true),
-            (1.0, 1.0 + 1e-7, true),
-            (1.0, 1.00001, false),
-            (1e300, 1e300 * (1.0 + 1e-7), true),
-            (0.0, 1e-300, false),
-            (0.0, 0.0, true),
-            (0.0, -0.0, true),
-            (1e-310, 2e-310, false), // sum subnormal: absolute test against 1e-6 × min normal
-            (1e-315, 1.00001e-315, true),
-            (1e-300, 1.0000001e-300, true),
-            (f64::NAN, f64::from_bits(0x7ff8_0000_0000_0001), true),
-            (stale, stale, true),
-            (stale, f64::NAN, false),
-            (f64::NAN, stale, false),
-            (f64::INFINITY, f64::INFINITY, true),
-            (f64::INFINITY, f64::NEG_INFINITY, false),
-            (f64::INFINITY, f64::MAX, false),
-            (f64::MAX, f64::MAX * (1.0 - 1e-9), true), // |a|+|b| overflows to Inf: capped at MAX
-            (-2.0, 2.0, false),
-        ];
-        for &(a, b, want) in cases {
-            assert_eq!(almost_equal(a, b), want, "{a} vs {b}");
-            assert_eq!(almost_equal(b, a), want, "{b} vs {a}");
-        }
-    }
 
     #[test]
     fn label_set_order() {

@@ -393,15 +393,6 @@ fn avg_of_equal_values_is_exact() {
 }
 
 #[test]
-fn kahan_inc_follows_prometheus() {
-    assert_eq!(kahan_inc(1.0, 1e100, 0.0), (1e100, 1.0));
-    let (s, c) = kahan_inc(f64::INFINITY, 1.0, 5.0);
-    assert_eq!((s, c), (f64::INFINITY, 0.0));
-    let (s, c) = kahan_inc(1e100, 1.0, 0.0);
-    assert_eq!((s, c), (1e100, 1.0));
-}
-
-#[test]
 fn group_gives_one() {
     let data = sorted(&[
         (r#"data{test="two samples",point="a"}"#, 0.0),
@@ -483,31 +474,12 @@ fn quantile_outside_0_1_warns_at_the_parameter() {
     assert_eq!(out.unwrap()[0].v, 4.0);
 }
 
-#[test]
-fn quantile_function_matches_prometheus() {
-    assert!(quantile(0.5, &mut []).is_nan());
-    assert!(quantile(f64::NAN, &mut [1.0]).is_nan());
-    assert_eq!(quantile(-0.1, &mut [1.0]), f64::NEG_INFINITY);
-    assert_eq!(quantile(1.1, &mut [1.0]), f64::INFINITY);
-    assert_eq!(quantile(0.5, &mut [3.0, 1.0, 2.0]), 2.0);
-    assert_eq!(quantile(0.25, &mut [4.0, 1.0, 3.0, 2.0]), 1.75);
-    assert!(quantile(0.0, &mut [4.0, f64::NAN, 2.0]).is_nan());
-    assert_eq!(quantile(1.0, &mut [4.0, f64::NAN, 2.0]), 4.0);
-}
-
-/// `http_requests` of the topk tests (with a NaN series).
+/// `http_requests` of the topk tests: [`http_requests`] and a NaN series.
 fn topk_data() -> Vec<Sample> {
-    sorted(&[
-        (r#"http_requests{job="api-server", instance="0", group="production"}"#, 100.0),
-        (r#"http_requests{job="api-server", instance="1", group="production"}"#, 200.0),
-        (r#"http_requests{job="api-server", instance="2", group="production"}"#, f64::NAN),
-        (r#"http_requests{job="api-server", instance="0", group="canary"}"#, 300.0),
-        (r#"http_requests{job="api-server", instance="1", group="canary"}"#, 400.0),
-        (r#"http_requests{job="app-server", instance="0", group="production"}"#, 500.0),
-        (r#"http_requests{job="app-server", instance="1", group="production"}"#, 600.0),
-        (r#"http_requests{job="app-server", instance="0", group="canary"}"#, 700.0),
-        (r#"http_requests{job="app-server", instance="1", group="canary"}"#, 800.0),
-    ])
+    let mut v = http_requests();
+    v.push(sample(r#"http_requests{job="api-server", instance="2", group="production"}"#, f64::NAN));
+    v.sort_by(|a, b| a.labels.cmp(&b.labels));
+    v
 }
 
 fn only(v: Vec<Sample>, pairs: &[(&str, &str)]) -> Vec<Sample> {

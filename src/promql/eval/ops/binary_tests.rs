@@ -172,6 +172,14 @@ fn vector_scalar_nan_and_inf() {
     assert_vector(&sv("Inf == x", f64::INFINITY, left), &[("n", f64::INFINITY)]);
 }
 
+/// The canary half of `http_requests_total` in `operators.test`.
+const CANARY: &[(&str, f64)] = &[
+    (r#"http_requests_total{group="canary", instance="0", job="api-server"}"#, 300.0),
+    (r#"http_requests_total{group="canary", instance="0", job="app-server"}"#, 700.0),
+    (r#"http_requests_total{group="canary", instance="1", job="api-server"}"#, 400.0),
+    (r#"http_requests_total{group="canary", instance="1", job="app-server"}"#, 800.0),
+];
+
 #[test]
 fn vector_vector_one_to_one() {
     assert_vector(
@@ -190,12 +198,6 @@ fn vector_vector_one_to_one() {
     assert_vector(&vv("a ^ b", counts, counts), &[(r#"{job="api-server"}"#, 256.0), (r#"{job="app-server"}"#, 256.0)]);
     assert_vector(&vv("a - b", BY_JOB, counts), &[(r#"{job="api-server"}"#, 996.0), (r#"{job="app-server"}"#, 2596.0)]);
 
-    let canary = &[
-        (r#"http_requests_total{group="canary", instance="0", job="api-server"}"#, 300.0),
-        (r#"http_requests_total{group="canary", instance="0", job="app-server"}"#, 700.0),
-        (r#"http_requests_total{group="canary", instance="1", job="api-server"}"#, 400.0),
-        (r#"http_requests_total{group="canary", instance="1", job="app-server"}"#, 800.0),
-    ];
     let production = &[
         (r#"http_requests_total{group="production", instance="0", job="api-server"}"#, 100.0),
         (r#"http_requests_total{group="production", instance="0", job="app-server"}"#, 500.0),
@@ -208,10 +210,10 @@ fn vector_vector_one_to_one() {
         (r#"{instance="1", job="api-server"}"#, 2.0),
         (r#"{instance="1", job="app-server"}"#, 1.3333333333333333),
     ];
-    assert_vector(&vv("a / on(instance,job) b", canary, production), &want);
-    assert_vector(&vv("a / ignoring(group) b", canary, production), &want);
+    assert_vector(&vv("a / on(instance,job) b", CANARY, production), &want);
+    assert_vector(&vv("a / ignoring(group) b", CANARY, production), &want);
     // No match, no output.
-    assert_vector(&vv("a / b", canary, production), &[]);
+    assert_vector(&vv("a / b", CANARY, production), &[]);
 }
 
 #[test]
@@ -398,12 +400,6 @@ fn matching_errors() {
 
 #[test]
 fn set_operators() {
-    let canary = &[
-        (r#"http_requests_total{group="canary", instance="0", job="api-server"}"#, 300.0),
-        (r#"http_requests_total{group="canary", instance="0", job="app-server"}"#, 700.0),
-        (r#"http_requests_total{group="canary", instance="1", job="api-server"}"#, 400.0),
-        (r#"http_requests_total{group="canary", instance="1", job="app-server"}"#, 800.0),
-    ];
     let instance0 = &[
         (r#"http_requests_total{group="canary", instance="0", job="api-server"}"#, 300.0),
         (r#"http_requests_total{group="canary", instance="0", job="app-server"}"#, 700.0),
@@ -411,20 +407,20 @@ fn set_operators() {
         (r#"http_requests_total{group="production", instance="0", job="app-server"}"#, 500.0),
     ];
     let prod0 = &instance0[2..];
-    assert_ordered(&vv("a and b", canary, instance0), &canary[..2]);
+    assert_ordered(&vv("a and b", CANARY, instance0), &CANARY[..2]);
     let plus1: Vec<(String, f64)> =
-        canary.iter().map(|(l, v)| (l.replace("http_requests_total", ""), v + 1.0)).collect();
+        CANARY.iter().map(|(l, v)| (l.replace("http_requests_total", ""), v + 1.0)).collect();
     let plus1: Vec<(&str, f64)> = plus1.iter().map(|(l, v)| (l.as_str(), *v)).collect();
     for q in
         ["a and on(instance, job) b", "a and on(instance) b", "a and ignoring(group) b", "a and ignoring(group, job) b"]
     {
         assert_ordered(&vv(q, &plus1, prod0), &plus1[..2]);
     }
-    assert_ordered(&vv("a unless b", canary, instance0), &canary[2..]);
-    assert_ordered(&vv("a unless on(job) b", canary, instance0), &[]);
-    assert_ordered(&vv("a unless on(job, instance) b", canary, instance0), &canary[2..]);
-    assert_ordered(&vv("a unless ignoring(group, instance) b", canary, instance0), &[]);
-    assert_ordered(&vv("a unless ignoring(group) b", canary, instance0), &canary[2..]);
+    assert_ordered(&vv("a unless b", CANARY, instance0), &CANARY[2..]);
+    assert_ordered(&vv("a unless on(job) b", CANARY, instance0), &[]);
+    assert_ordered(&vv("a unless on(job, instance) b", CANARY, instance0), &CANARY[2..]);
+    assert_ordered(&vv("a unless ignoring(group, instance) b", CANARY, instance0), &[]);
+    assert_ordered(&vv("a unless ignoring(group) b", CANARY, instance0), &CANARY[2..]);
     // or: left first, then unmatched right samples.
     let instance1 = &[
         (r#"http_requests_total{group="canary", instance="1", job="api-server"}"#, 400.0),
@@ -445,15 +441,15 @@ fn set_operators() {
         &[plus1[0], plus1[1], plus1[2], plus1[3], others[1], others[2]],
     );
     // and on (dummy) with a labelless right side keeps everything.
-    assert_ordered(&vv("a and on(dummy) b", canary, &[("{}", 1.0)]), canary);
-    assert_ordered(&vv("a and ignoring(group, instance, job) b", canary, &[("{}", 1.0)]), canary);
+    assert_ordered(&vv("a and on(dummy) b", CANARY, &[("{}", 1.0)]), CANARY);
+    assert_ordered(&vv("a and ignoring(group, instance, job) b", CANARY, &[("{}", 1.0)]), CANARY);
     // Empty sides.
-    assert_ordered(&vv("a and b", canary, &[]), &[]);
-    assert_ordered(&vv("a and b", &[], canary), &[]);
-    assert_ordered(&vv("a or b", &[], canary), canary);
-    assert_ordered(&vv("a or b", canary, &[]), canary);
-    assert_ordered(&vv("a unless b", canary, &[]), canary);
-    assert_ordered(&vv("a unless b", &[], canary), &[]);
+    assert_ordered(&vv("a and b", CANARY, &[]), &[]);
+    assert_ordered(&vv("a and b", &[], CANARY), &[]);
+    assert_ordered(&vv("a or b", &[], CANARY), CANARY);
+    assert_ordered(&vv("a or b", CANARY, &[]), CANARY);
+    assert_ordered(&vv("a unless b", CANARY, &[]), CANARY);
+    assert_ordered(&vv("a unless b", &[], CANARY), &[]);
     // or matches without the name, keeping each side's drop_name.
     let mut a = vector(&[("metric_a", -1.0)]);
     a[0].drop_name = true;
@@ -463,7 +459,7 @@ fn set_operators() {
     assert_ordered(&out, &[("metric_a", -1.0)]);
     assert!(out[0].drop_name);
     // Duplicates on either side are fine for set operators.
-    assert_ordered(&vv("a and on() b", canary, &[("x", 1.0), ("y", 2.0)]), canary);
+    assert_ordered(&vv("a and on() b", CANARY, &[("x", 1.0), ("y", 2.0)]), CANARY);
 }
 
 #[test]

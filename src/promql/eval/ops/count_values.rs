@@ -12,11 +12,11 @@
 
 use std::sync::Arc;
 
-use super::gofmt::{format_f, quote};
 use super::group::HashIndex;
 use super::labels::LabelSel;
 use crate::promql::error::QueryError;
 use crate::promql::eval::aggregate::AggCtx;
+use crate::promql::gocompat::format::{format_f, quote};
 use crate::promql::value::{Label, Labels, Sample};
 
 /// Evaluates `count_values(label, input)` grouped by `sel`.

@@ -9,7 +9,7 @@
 
 use promql_parser::label::Labels as ParsedLabels;
 
-use super::gofmt::quote_into;
+use crate::promql::gocompat::format::quote_into;
 use crate::promql::value::{Label, Labels, METRIC_NAME};
 
 /// The labels of a series that take part in grouping or matching.

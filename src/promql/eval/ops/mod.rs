@@ -9,14 +9,8 @@
 //! | [`memo`] | the per-thread cache that builds each output label set once per query rather than per step |
 //! | [`topk`] | `topk`, `bottomk`, `limitk`, `limit_ratio` |
 //! | [`count_values`] | `count_values` |
-//! | [`gofmt`] | Go's `%g`, `FormatFloat(…, 'f', -1, 64)` and `strconv.Quote` |
-//! | [`gosort`] | Go's `sort.Sort` and `container/heap`, for Prometheus's tie order |
-//! | [`gomath`] | Go's `math.Pow` and `math.Atan2` |
 
 pub(crate) mod count_values;
-pub(crate) mod gofmt;
-pub(crate) mod gomath;
-pub(crate) mod gosort;
 pub(crate) mod group;
 pub(crate) mod labels;
 pub(crate) mod memo;

@@ -19,12 +19,12 @@
 
 use promql_parser::parser::token::{TokenId, T_BOTTOMK, T_LIMITK, T_LIMIT_RATIO, T_TOPK};
 
-use super::gofmt::format_g;
-use super::gosort;
 use super::group::Grouper;
 use super::labels::LabelSel;
 use crate::promql::error::QueryError;
 use crate::promql::eval::aggregate::AggCtx;
+use crate::promql::gocompat::format::format_g;
+use crate::promql::gocompat::sort::{heap_fix, heap_push, sort};
 use crate::promql::value::{Labels, Sample};
 
 /// Largest float below 2^63; k at or above it overflows int64.
@@ -113,32 +113,32 @@ pub(crate) fn aggregate_k(
         match op {
             T_TOPK => {
                 if h.len() < k {
-                    gosort::heap_push(h, c, &by_value);
+                    heap_push(h, c, by_value);
                 } else if h[0].v < c.v || (h[0].v.is_nan() && !c.v.is_nan()) {
                     h[0] = c;
                     if k > 1 {
-                        gosort::heap_fix(h, 0, &by_value);
+                        heap_fix(h, 0, by_value);
                     }
                 }
             }
             T_BOTTOMK => {
                 if h.len() < k {
-                    gosort::heap_push(h, c, &by_reverse_value);
+                    heap_push(h, c, by_reverse_value);
                 } else if h[0].v > c.v || (h[0].v.is_nan() && !c.v.is_nan()) {
                     h[0] = c;
                     if k > 1 {
-                        gosort::heap_fix(h, 0, &by_reverse_value);
+                        heap_fix(h, 0, by_reverse_value);
                     }
                 }
             }
             T_LIMITK => {
                 if h.len() < k {
-                    gosort::heap_push(h, c, &by_value);
+                    heap_push(h, c, by_value);
                 }
             }
             _ => {
                 if ratio_keeps(ratio, &s.labels, &mut buf) {
-                    gosort::heap_push(h, c, &by_value);
+                    heap_push(h, c, by_value);
                 }
             }
         }
@@ -148,8 +148,8 @@ pub(crate) fn aggregate_k(
     for mut h in heaps {
         if h.len() > 1 {
             match op {
-                T_TOPK => gosort::sort(&mut h, &|a: &Cand, b: &Cand| by_value(b, a)),
-                T_BOTTOMK => gosort::sort(&mut h, &|a: &Cand, b: &Cand| by_reverse_value(b, a)),
+                T_TOPK => sort(&mut h, |a, b| by_value(b, a)),
+                T_BOTTOMK => sort(&mut h, |a, b| by_reverse_value(b, a)),
                 _ => {}
             }
         }

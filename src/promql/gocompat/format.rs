@@ -1,14 +1,16 @@
 //! Go's text forms of numbers and strings, as Prometheus prints them in
-//! error messages, annotations and `count_values` labels.
+//! error messages, annotations, `count_values` labels and API responses.
 //!
 //! - [`format_g`]: `fmt`'s `%g`/`%v` of a `float64` (`strconv.FormatFloat(v,
 //!   'g', -1, 64)` plus `fmt`'s `+Inf`): shortest digits, exponent form when
 //!   the decimal exponent is below -4 or at least 6 (`1e+06`, `1.5e-07`).
 //! - [`format_f`]: `strconv.FormatFloat(v, 'f', -1, 64)`: shortest digits,
 //!   never an exponent (`1e+21` prints as `1000000000000000000000`).
-//! - [`quote`][]: `strconv.Quote`.
+//! - [`format_e`]: `strconv.FormatFloat(v, 'e', -1, 64)`: shortest digits,
+//!   always an exponent of at least two digits (`1e-07`, `1.5e+21`).
+//! - [`quote`], [`quote_into`]: `strconv.Quote` (`%q`).
 //!
-//! Both float forms start from Rust's shortest round-trip digits (`{:e}`),
+//! All float forms start from Rust's shortest round-trip digits (`{:e}`),
 //! which are the digits Go's shortest formatting chooses too.
 
 use std::fmt::Write as _;
@@ -60,7 +62,29 @@ fn write_fixed(out: &mut String, digits: &str, dp: i32) {
 }
 
 /// Go's `%g` (and `%v`) of a float64.
-pub(crate) fn format_g(v: f64) -> String {
+pub fn format_g(v: f64) -> String {
+    format_with(v, |out, digits, dp| {
+        if (-4..6).contains(&(dp - 1)) {
+            write_fixed(out, digits, dp);
+        } else {
+            write_exp(out, digits, dp);
+        }
+    })
+}
+
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
+pub fn format_f(v: f64) -> String {
+    format_with(v, write_fixed)
+}
+
+/// Go's `strconv.FormatFloat(v, 'e', -1, 64)`.
+pub fn format_e(v: f64) -> String {
+    format_with(v, write_exp)
+}
+
+/// `NaN`, `+Inf`, `-Inf`, or the sign followed by what `write` makes of the
+/// shortest digits of `v` and their decimal point position.
+fn format_with(v: f64, write: impl FnOnce(&mut String, &str, i32)) -> String {
     if let Some(s) = non_finite(v) {
         return s.to_string();
     }
@@ -69,34 +93,21 @@ pub(crate) fn format_g(v: f64) -> String {
     if neg {
         out.push('-');
     }
-    let exp = dp - 1;
-    if !(-4..6).contains(&exp) {
-        out.push_str(&digits[..1]);
-        if digits.len() > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        let _ = write!(out, "{:02}", exp.unsigned_abs());
-    } else {
-        write_fixed(&mut out, &digits, dp);
-    }
+    write(&mut out, &digits, dp);
     out
 }
 
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
-pub(crate) fn format_f(v: f64) -> String {
-    if let Some(s) = non_finite(v) {
-        return s.to_string();
+/// Writes `digits` (point after `dp` digits) as `d.ddde±XX`.
+fn write_exp(out: &mut String, digits: &str, dp: i32) {
+    let exp = dp - 1;
+    out.push_str(&digits[..1]);
+    if digits.len() > 1 {
+        out.push('.');
+        out.push_str(&digits[1..]);
     }
-    let (neg, digits, dp) = shortest_digits(v);
-    let mut out = String::with_capacity(digits.len() + 4);
-    if neg {
-        out.push('-');
-    }
-    write_fixed(&mut out, &digits, dp);
-    out
+    out.push('e');
+    out.push(if exp < 0 { '-' } else { '+' });
+    let _ = write!(out, "{:02}", exp.unsigned_abs());
 }
 
 /// Whether Go's `strconv.IsPrint` holds for `c`: graphic characters and the
@@ -134,14 +145,14 @@ fn is_print(c: char) -> bool {
 
 /// Go's `strconv.Quote`: double quotes, Go escapes, non-printable
 /// characters as `\x`, `\u` or `\U` escapes.
-pub(crate) fn quote(s: &str) -> String {
+pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     quote_into(&mut out, s);
     out
 }
 
 /// Appends `strconv.Quote(s)` to `out`.
-pub(crate) fn quote_into(out: &mut String, s: &str) {
+pub fn quote_into(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -183,11 +194,15 @@ mod tests {
             (-1.1, "-1.1"),
             (100000.0, "100000"),
             (999999.0, "999999"),
+            (123456.0, "123456"),
             (1e6, "1e+06"),
             (1234567.0, "1.234567e+06"),
+            (0.1, "0.1"),
             (0.0001, "0.0001"),
+            (0.000123, "0.000123"),
             (0.00001, "1e-05"),
             (1.5e-7, "1.5e-07"),
+            (-2.5e-300, "-2.5e-300"),
             (1e21, "1e+21"),
             (1e100, "1e+100"),
             (9223372036854775807.0, "9.223372036854776e+18"),
@@ -224,6 +239,26 @@ mod tests {
     }
 
     #[test]
+    fn format_e_matches_go_strconv_e_shortest() {
+        let cases: &[(f64, &str)] = &[
+            (0.0, "0e+00"),
+            (-0.0, "-0e+00"),
+            (1.0, "1e+00"),
+            (1e-7, "1e-07"),
+            (1.5e-10, "1.5e-10"),
+            (1e21, "1e+21"),
+            (-1.25e300, "-1.25e+300"),
+            (f64::MIN_POSITIVE, "2.2250738585072014e-308"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(format_e(*v), *want, "{v:?}");
+        }
+    }
+
+    #[test]
     fn quote_matches_go_strconv_quote() {
         let cases: &[(&str, &str)] = &[
             ("", r#""""#),
@@ -233,6 +268,7 @@ mod tests {
             ("\u{7}\u{8}\u{c}\r\u{b}", r#""\a\b\f\r\v""#),
             ("\u{1}\u{7f}", r#""\x01\x7f""#),
             ("aÅz", "\"aÅz\""),
+            ("é€", "\"é€\""),
             ("日本", "\"日本\""),
             ("\u{a0}", r#""\u00a0""#),
             ("\u{200b}", r#""\u200b""#),

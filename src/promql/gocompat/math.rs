@@ -69,7 +69,7 @@ fn is_odd_int(x: f64) -> bool {
 }
 
 /// Go's `math.Pow`.
-pub(crate) fn pow(x: f64, y: f64) -> f64 {
+pub fn pow(x: f64, y: f64) -> f64 {
     if y == 0.0 || x == 1.0 {
         return 1.0;
     }
@@ -212,7 +212,7 @@ fn atan(x: f64) -> f64 {
 }
 
 /// Go's `math.Atan2`.
-pub(crate) fn atan2(y: f64, x: f64) -> f64 {
+pub fn atan2(y: f64, x: f64) -> f64 {
     if y.is_nan() || x.is_nan() {
         return f64::NAN;
     }

@@ -1,37 +1,40 @@
-//! Go's `sort.Sort` and `container/heap`, step for step.
+//! Go's `sort.Sort` (and `slices.SortFunc`) and `container/heap`, step for
+//! step.
 //!
-//! `topk`, `bottomk`, `limitk` and `limit_ratio` keep their candidates in a
-//! binary heap and Prometheus sorts the survivors with `sort.Sort`, which is
-//! not stable. Which of several equal values comes first, and where NaN ends
-//! up (Prometheus's comparators are not strict weak orders once NaN is
-//! involved), is decided by the exact sequence of comparisons and swaps. The
-//! functions here perform the same sequence as Go's pattern-defeating
-//! quicksort (Go ≥ 1.19) and heap, so results come out in Prometheus's order.
+//! Prometheus sorts with Go's pattern-defeating quicksort, which is not
+//! stable, and several of its orders are not strict weak orders (a NaN is
+//! "less" than everything, itself included; `sort_by_label`'s natural order
+//! finds `"01"` and `"1"` each before the other). Which of several equal
+//! values comes first, and where NaN ends up, is decided by the exact
+//! sequence of comparisons and swaps. [`sort`] performs the same sequence as
+//! Go's `pdqsort` (the generated `zsortfunc.go`, Go ≥ 1.22 with its 64-bit
+//! xorshift), and [`heap_push`]/[`heap_fix`] the same as `container/heap`,
+//! so `sort`, `topk`, `quantile` and friends give Prometheus's order.
 //!
 //! `less(a, b)` plays the role of `Less(i, j)` on the elements at `i`, `j`.
 
 /// Go's `sort.Sort(data)` with `Less` given by `less`.
-pub(crate) fn sort<T>(data: &mut [T], less: &impl Fn(&T, &T) -> bool) {
+pub fn sort<T>(data: &mut [T], less: impl Fn(&T, &T) -> bool) {
     let n = data.len();
     if n <= 1 {
         return;
     }
     let limit = bits_len(n);
-    pdqsort(data, less, 0, n, limit);
+    pdqsort(data, &less, 0, n, limit);
 }
 
 /// Go's `heap.Push(h, x)`.
-pub(crate) fn heap_push<T>(h: &mut Vec<T>, x: T, less: &impl Fn(&T, &T) -> bool) {
+pub fn heap_push<T>(h: &mut Vec<T>, x: T, less: impl Fn(&T, &T) -> bool) {
     h.push(x);
     let j = h.len() - 1;
-    up(h, less, j);
+    up(h, &less, j);
 }
 
 /// Go's `heap.Fix(h, i)`.
-pub(crate) fn heap_fix<T>(h: &mut [T], i: usize, less: &impl Fn(&T, &T) -> bool) {
+pub fn heap_fix<T>(h: &mut [T], i: usize, less: impl Fn(&T, &T) -> bool) {
     let n = h.len();
-    if !down(h, less, i, n) {
-        up(h, less, i);
+    if !down(h, &less, i, n) {
+        up(h, &less, i);
     }
 }
 
@@ -365,7 +368,7 @@ mod tests {
                     .collect();
                 let mut want = v.clone();
                 want.sort_unstable();
-                sort(&mut v, &|a: &u64, b: &u64| a < b);
+                sort(&mut v, |a, b| a < b);
                 assert_eq!(v, want, "n={n} pattern={pattern}");
             }
         }
@@ -375,8 +378,39 @@ mod tests {
     fn ties_keep_go_positions_for_small_inputs() {
         // Up to 12 elements Go uses insertion sort, which is stable.
         let mut v = vec![(2, 'a'), (1, 'b'), (2, 'c'), (1, 'd')];
-        sort(&mut v, &|a: &(i32, char), b: &(i32, char)| a.0 < b.0);
+        sort(&mut v, |a, b| a.0 < b.0);
         assert_eq!(v, vec![(1, 'b'), (1, 'd'), (2, 'a'), (2, 'c')]);
+    }
+
+    #[test]
+    fn sorts_many_ties_through_every_path() {
+        // Insertion, partitions, equal-partitioning, pattern breaking and
+        // heap sort all run on these.
+        let mut state = 7u64;
+        let mut v: Vec<u64> = (0..5000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state % 100
+            })
+            .collect();
+        let mut want = v.clone();
+        want.sort_unstable();
+        sort(&mut v, |a, b| a < b);
+        assert_eq!(v, want);
+        let mut same = vec![1u8; 300];
+        sort(&mut same, |a, b| a < b);
+        assert_eq!(same, vec![1u8; 300]);
+    }
+
+    #[test]
+    fn nan_first_order_is_gos() {
+        // Prometheus's quantile order: NaN is less than everything, itself included.
+        let mut v = [3.0, f64::NAN, 1.0, f64::NAN, 2.0];
+        sort(&mut v, |a: &f64, b: &f64| a.is_nan() || a < b);
+        assert!(v[0].is_nan() && v[1].is_nan());
+        assert_eq!(v[2..], [1.0, 2.0, 3.0]);
     }
 
     #[test]
@@ -384,13 +418,13 @@ mod tests {
         let less = |a: &i32, b: &i32| a < b;
         let mut h = Vec::new();
         for x in [5, 3, 8, 1, 9, 2] {
-            heap_push(&mut h, x, &less);
+            heap_push(&mut h, x, less);
             assert_eq!(h[0], *h.iter().min().unwrap());
         }
         // Go's heap gives exactly this layout for these pushes.
         assert_eq!(h, vec![1, 3, 2, 5, 9, 8]);
         h[0] = 7;
-        heap_fix(&mut h, 0, &less);
+        heap_fix(&mut h, 0, less);
         assert_eq!(h, vec![2, 3, 7, 5, 9, 8]);
     }
 }
