@@ -4,11 +4,12 @@
 //! value.
 //!
 //! The data looks like scrapes: 15 s interval, a fixed offset per target and
-//! per-scrape jitter, and every timestamp has a non-zero millisecond part
-//! while every query time, step and range is a whole second. So no sample
-//! ever sits exactly on a window boundary, and the one window semantic
-//! Prometheus 3 changed (ranges and lookback are open on the left; 2.x
-//! included a sample exactly at `t - range`) cannot show.
+//! per-scrape jitter. Every sample time has a millisecond part in 1..=499,
+//! every query time one of 750, and every range, step and subquery step is
+//! a whole second. So no sample and no subquery step ever sits exactly on a
+//! window boundary, and the window semantic Prometheus 3 changed (range
+//! selectors, lookback and subqueries are open on the left; 2.x included a
+//! point exactly at `t - range`) cannot show.
 //!
 //! Other differences between 2.42 and the 3.x semantics Rampart implements
 //! are named in [`KNOWN_DIFFERENCES`]: each is a query whose answers are
@@ -175,11 +176,9 @@ fn generate(specs: &[SeriesSpec], start_ms: i64, rng: &mut StdRng) -> Vec<Vec<(u
         // Observations of this round per instance, shared by its buckets.
         let observations: Vec<f64> = (0..rng.gen_range(0..20)).map(|_| rng.gen_range(0.0..3.0_f64).powi(2)).collect();
         for (i, spec) in specs.iter().enumerate() {
-            // Jitter of up to ±250 ms, never landing on a whole second.
-            let mut t = start_ms + round as i64 * SCRAPE_INTERVAL_MS + spec.offset_ms + rng.gen_range(-250..=250);
-            if t % 1000 == 0 {
-                t += 1;
-            }
+            // Jitter of up to ±250 ms; the millisecond part kept in 1..=499.
+            let t = start_ms + round as i64 * SCRAPE_INTERVAL_MS + spec.offset_ms + rng.gen_range(-250..=250);
+            let t = t - t.rem_euclid(1000) + t.rem_euclid(499) + 1;
             let v = &mut values[i];
             match spec.kind {
                 Kind::Counter { reset_at } => {
@@ -374,6 +373,13 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str, Expect)] = &[
          expression, so label_replace still sees it inside rate(); 2.42 had already dropped it",
         Expect::Differs,
     ),
+    (
+        "count_over_time(temperature_celsius[15m:1m])",
+        "count_over_time(temperature_celsius[15m:1m])",
+        "subquery windows are open on the left in 3.x: at a whole minute, 2.42 counts 16 steps of a \
+         [15m:1m] subquery and 3.x counts 15",
+        Expect::Differs,
+    ),
 ];
 
 #[derive(Debug)]
@@ -495,8 +501,9 @@ fn queries_agree_with_prometheus_2_42() {
     }
 
     let seconds = |ms: i64| format!("{}", ms as f64 / 1000.0);
-    let instant_times = [end_ms - 17 * 60_000, end_ms - 31 * 60_000 - 7_000, end_ms];
-    let (range_start, range_end) = (end_ms - 40 * 60_000, end_ms);
+    // Query times at .750 s: never a sample time, never a step boundary.
+    let instant_times = [end_ms - 17 * 60_000 + 750, end_ms - 31 * 60_000 - 7_000 + 750, end_ms + 750];
+    let (range_start, range_end) = (end_ms - 40 * 60_000 + 750, end_ms + 750);
     let mut checked = 0;
     let mut failures = Vec::new();
     for template in QUERIES {
