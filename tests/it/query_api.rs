@@ -4,7 +4,6 @@
 //! isolation on every endpoint, remote read, `promtool`, and the requests a
 //! Grafana Prometheus data source sends.
 //!
-//! Tests that evaluate PromQL are marked `#[ignore = "needs the evaluator"]`
 //! until the evaluator behind `Engine::instant`/`Engine::range` lands; they
 //! are written against Prometheus's answers and need no change then.
 
@@ -845,7 +844,6 @@ fn grafana_data_source_metadata_requests() {
 }
 
 #[test]
-#[ignore = "needs the evaluator"]
 fn grafana_data_source_query_requests() {
     let (_dir, server, data) = start_server("");
     let c = Client::new(&server);
@@ -885,7 +883,6 @@ fn grafana_data_source_query_requests() {
 }
 
 #[test]
-#[ignore = "needs the evaluator"]
 fn instant_and_range_queries_have_prometheus_shapes() {
     let (_dir, server, data) = start_server("");
     let c = Client::new(&server);
@@ -965,7 +962,6 @@ fn instant_and_range_queries_have_prometheus_shapes() {
 }
 
 #[test]
-#[ignore = "needs the evaluator"]
 fn promtool_query_instant_and_range() {
     let (_dir, server, data) = start_server("");
     let at = data.secs(60_000);
