@@ -5,6 +5,8 @@
 //! and `/-/ready` (503 until the WAL is replayed) work during a long replay.
 
 mod admin;
+pub mod auth;
+pub mod ha_tracker;
 mod health;
 mod write;
 

@@ -2,6 +2,8 @@
 //! `impl Default` of its struct), so an empty file, or none, is valid.
 //! Unknown keys are errors, reported with their path.
 
+pub mod auth;
+pub mod relay;
 pub mod size;
 pub mod store;
 
@@ -28,6 +30,8 @@ pub struct Config {
     pub ingest: IngestLimits,
     /// Logging.
     pub log: LogConfig,
+    /// Who may write to the store.
+    pub auth: auth::AuthConfig,
 }
 
 impl Default for Config {
@@ -38,6 +42,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             ingest: IngestLimits::default(),
             log: LogConfig::default(),
+            auth: auth::AuthConfig::default(),
         }
     }
 }
@@ -89,6 +94,14 @@ pub enum ConfigError {
         /// The parser's error, with the key path.
         #[source]
         source: serde_path_to_error::Error<serde_yaml::Error>,
+    },
+    /// The YAML parses but breaks rules serde cannot check.
+    #[error("config file {path}:\n  {}", problems.join("\n  "))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Each problem, named by key path.
+        problems: Vec<String>,
     },
 }
 
