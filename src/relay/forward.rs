@@ -69,12 +69,14 @@ pub struct Tracker {
     /// End of the last record dispatched.
     read_pos: Position,
     next_seq: u64,
+    /// The dispatcher's last read found nothing new.
+    reader_idle: bool,
 }
 
 impl Tracker {
     /// A tracker for a reader starting at `start`.
     pub fn new(start: Position) -> Self {
-        Self { pending: BTreeMap::new(), read_pos: start, next_seq: 0 }
+        Self { pending: BTreeMap::new(), read_pos: start, next_seq: 0, reader_idle: false }
     }
 
     /// Registers a dispatched record; returns its sequence number.
@@ -100,6 +102,12 @@ impl Tracker {
     /// Records dispatched and not yet acknowledged.
     pub fn in_flight(&self) -> usize {
         self.pending.len()
+    }
+
+    /// True when everything queued so far was acknowledged by the store (as
+    /// of the dispatcher's last look at the queue).
+    pub fn caught_up(&self) -> bool {
+        self.reader_idle && self.pending.is_empty()
     }
 }
 
@@ -145,7 +153,10 @@ fn dispatch(queue: &Queue, from: Position, senders: &[mpsc::Sender<Item>], track
     let mut reader = Reader::new(from);
     loop {
         let records = match reader.next(queue, READ_BATCH, IDLE_WAIT) {
-            Ok(r) => r,
+            Ok(r) => {
+                tracker.lock().reader_idle = r.is_empty();
+                r
+            }
             Err(e) => {
                 tracing::error!(error = %e, "relay: reading the queue failed; retrying");
                 std::thread::sleep(IDLE_WAIT);

@@ -288,11 +288,14 @@ impl HaTracker {
             });
             if local_answer.is_none() {
                 match lease.elect(tenant, cluster, replica, max_ts) {
+                    // The store's answer is final (its clock decides).
                     Some(theirs) => {
+                        let verdict = (theirs.replica == replica).then_some(theirs.floor_ts);
                         let mut state = self.state.lock();
                         state.elections.adopt(tenant, cluster, theirs);
-                        state.synced_ms.insert(key.clone(), now_ms);
+                        state.synced_ms.insert(key, now_ms);
                         self.dirty.store(true, Ordering::Relaxed);
+                        return verdict;
                     }
                     None => tracing::warn!(
                         tenant,

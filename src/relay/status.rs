@@ -92,6 +92,7 @@ pub async fn status(State(relay): State<Arc<Relay>>) -> Json<serde_json::Value> 
             "bytes": relay.queue.bytes(),
             "max_bytes": relay.queue.max_bytes(),
             "in_flight_records": relay.tracker.lock().in_flight(),
+            "caught_up": relay.tracker.lock().caught_up(),
         },
         "ha": {
             "failover_timeout_ms": relay.ha.failover_timeout().as_millis() as u64,

@@ -5,3 +5,4 @@ mod crash;
 mod differential;
 mod harness;
 mod ingest;
+mod relay;
