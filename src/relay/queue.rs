@@ -204,48 +204,56 @@ impl Queue {
 /// A record read from the queue: its start, its payload and its end.
 pub type ReadRecord = (Position, Vec<u8>, Position);
 
-/// Reads records in order from a position, waiting for new ones.
+/// A segment file read from a record boundary: the reader is given a
+/// segment header first, then the file's bytes from that boundary on.
+type OpenSegment = SegmentReader<io::Chain<io::Cursor<[u8; SEGMENT_HEADER_LEN]>, File>>;
+
+/// Reads records in order from a position, waiting for new ones. The
+/// segment being read stays open between calls, so a reader that keeps up
+/// with appends reads each byte once.
 pub struct Reader {
     pos: Position,
     /// Records read from `pos.segment` in this run (meaningful for the
     /// active segment, which a reader always enters at its start).
     read_in_segment: u64,
+    /// The open segment and the file offset its stream starts at (minus
+    /// the header the stream is given first).
+    open: Option<(OpenSegment, u64)>,
 }
 
 impl Reader {
     /// A reader starting at `from`.
     pub fn new(from: Position) -> Self {
-        Self { pos: from, read_in_segment: 0 }
+        Self { pos: from, read_in_segment: 0, open: None }
     }
 
     /// Up to `max` records with their start and end positions; waits up to
     /// `wait` when there are none, then returns an empty list.
     pub fn next(&mut self, queue: &Queue, max: usize, wait: Duration) -> Result<Vec<ReadRecord>, WalError> {
+        let dir = queue.wal.dir();
+        let io_err = |path: PathBuf| move |source| WalError::Io { op: "read relay queue segment", path, source };
         loop {
-            let current = queue.wal.current_segment();
-            if self.pos.segment < current {
-                let path = queue.wal.dir().join(segment_file_name(self.pos.segment));
-                let (records, stop) = read_records(&path, self.pos, max).map_err(|source| WalError::Io {
-                    op: "read relay queue segment",
-                    path: path.clone(),
-                    source,
-                })?;
-                if let Some(&(_, _, end)) = records.last() {
-                    self.pos = end;
+            let path = dir.join(segment_file_name(self.pos.segment));
+            if self.pos.segment < queue.wal.current_segment() {
+                // Closed: read to its end.
+                if !self.ensure_open(&path).map_err(io_err(path.clone()))? {
+                    self.next_segment();
+                    continue;
                 }
+                let (records, stop) = self.read(max).map_err(io_err(path.clone()))?;
                 if let Some(stop) = stop {
                     if !matches!(stop, StopReason::Eof) {
                         tracing::error!(segment = %path.display(), offset = self.pos.offset, reason = %stop,
                             "relay queue: unreadable record in a closed segment; skipping the rest of the segment");
                     }
-                    self.pos = Position { segment: self.pos.segment + 1, offset: FIRST_RECORD };
-                    self.read_in_segment = 0;
+                    self.next_segment();
                 }
                 if !records.is_empty() {
                     return Ok(records);
                 }
                 continue;
             }
+            // Active: read only records whose appends returned.
             let mut committed = queue.committed.lock();
             let available = committed.get(&self.pos.segment).copied().unwrap_or(0) - self.read_in_segment;
             if available == 0 {
@@ -255,50 +263,58 @@ impl Reader {
                 continue;
             }
             drop(committed);
-            let path = queue.wal.dir().join(segment_file_name(self.pos.segment));
-            let want = max.min(usize::try_from(available).unwrap_or(usize::MAX));
-            let (records, _) = read_records(&path, self.pos, want).map_err(|source| WalError::Io {
-                op: "read relay queue segment",
-                path,
-                source,
-            })?;
-            self.read_in_segment += records.len() as u64;
-            if let Some(&(_, _, end)) = records.last() {
-                self.pos = end;
+            if !self.ensure_open(&path).map_err(io_err(path.clone()))? {
+                return Ok(Vec::new());
             }
+            let want = max.min(usize::try_from(available).unwrap_or(usize::MAX));
+            let (records, _) = self.read(want).map_err(io_err(path))?;
+            self.read_in_segment += records.len() as u64;
             return Ok(records);
         }
     }
-}
 
-/// Reads up to `max` records of a segment from `from`; returns them and the
-/// reason reading stopped early (`None` when `max` were read).
-fn read_records(path: &Path, from: Position, max: usize) -> io::Result<(Vec<ReadRecord>, Option<StopReason>)> {
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        // Never written or already deleted: nothing to read there.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), Some(StopReason::Eof))),
-        Err(e) => return Err(e),
-    };
-    let len = file.metadata()?.len();
-    file.seek(SeekFrom::Start(from.offset))?;
-    // The reader expects a segment header first: give it one, then the
-    // bytes from `from` on.
-    let header = segment_header();
-    let mut reader = SegmentReader::new(header.as_slice().chain(file), len)?;
-    let base = from.offset - FIRST_RECORD;
-    let mut out = Vec::new();
-    while out.len() < max {
-        let start = Position { segment: from.segment, offset: base + reader.valid_end() };
-        match reader.next_record()? {
-            Some(payload) => {
-                let payload = payload.to_vec();
-                out.push((start, payload, Position { segment: from.segment, offset: base + reader.valid_end() }));
-            }
-            None => return Ok((out, reader.stop_reason())),
-        }
+    fn next_segment(&mut self) {
+        self.pos = Position { segment: self.pos.segment + 1, offset: FIRST_RECORD };
+        self.read_in_segment = 0;
+        self.open = None;
     }
-    Ok((out, None))
+
+    /// Opens the current segment at the current offset unless it is open;
+    /// false when the file does not exist.
+    fn ensure_open(&mut self, path: &Path) -> io::Result<bool> {
+        if self.open.is_some() {
+            return Ok(true);
+        }
+        let mut file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let len = file.metadata()?.len();
+        file.seek(SeekFrom::Start(self.pos.offset))?;
+        let reader = SegmentReader::new(io::Cursor::new(segment_header()).chain(file), len)?;
+        self.open = Some((reader, self.pos.offset - FIRST_RECORD));
+        Ok(true)
+    }
+
+    /// Reads up to `max` records from the open segment; returns them and
+    /// the reason reading stopped early (`None` when `max` were read).
+    fn read(&mut self, max: usize) -> io::Result<(Vec<ReadRecord>, Option<StopReason>)> {
+        let Some((reader, base)) = self.open.as_mut() else { return Ok((Vec::new(), Some(StopReason::Eof))) };
+        let mut out = Vec::new();
+        while out.len() < max {
+            let start = self.pos;
+            match reader.next_record()? {
+                Some(payload) => {
+                    let payload = payload.to_vec();
+                    self.pos = Position { segment: start.segment, offset: *base + reader.valid_end() };
+                    out.push((start, payload, self.pos));
+                }
+                None => return Ok((out, reader.stop_reason())),
+            }
+        }
+        Ok((out, None))
+    }
 }
 
 fn read_cursor(path: &Path) -> Option<Position> {

@@ -12,9 +12,7 @@
 //! queue is full. Samples of non-elected HA replicas and samples relabeling
 //! drops are acknowledged (204) and counted, as in Mimir.
 
-use std::collections::hash_map::DefaultHasher;
 use std::fmt::Write as _;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -36,6 +34,10 @@ use crate::error_class::ErrorClass;
 use crate::ingest::{self, AcceptedSeries, IngestError, Rejections};
 use crate::proto::prometheus as pb;
 use crate::tenant::TenantId;
+
+/// Hash of a series' labels that picks its forwarding shard; fixed seeds,
+/// so a series keeps its shard across restarts (and its samples their order).
+static SHARD_HASH: ahash::RandomState = ahash::RandomState::with_seeds(0x5241, 0x4d50, 0x4152, 0x5421);
 
 /// Reason of samples refused by `max_global_series_per_user`, as Mimir names it.
 const MAX_SERIES_REASON: &str = "per_user_series_limit";
@@ -190,9 +192,7 @@ fn encode(tenant: &str, series: Vec<AcceptedSeries>, metadata: &[Metadata], shar
     let shards = usize::from(shards.max(1));
     let mut per_shard: Vec<(pb::WriteRequest, u64)> = vec![(pb::WriteRequest::default(), 0); shards];
     for s in series {
-        let mut h = DefaultHasher::new();
-        s.labels.hash(&mut h);
-        let (req, n) = &mut per_shard[(h.finish() % shards as u64) as usize];
+        let (req, n) = &mut per_shard[(SHARD_HASH.hash_one(&s.labels) % shards as u64) as usize];
         *n += s.samples.len() as u64;
         req.timeseries.push(to_proto(s));
     }
