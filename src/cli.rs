@@ -18,9 +18,15 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run everything in one process on local disk (the quick start).
-    All(ServeArgs),
+    All(AllArgs),
     /// Run the store: remote-write ingest, storage engine, query API.
     Store(ServeArgs),
+    /// Run the relay: authenticated, multi-tenant, HA-deduplicating
+    /// remote-write relay with a durable queue in front of the store.
+    Relay(RelayArgs),
+    /// Hash a secret (bearer token or password) for the config files: reads
+    /// the secret from standard input and prints its Argon2id hash.
+    HashSecret(HashSecretArgs),
     /// Inspect a stopped store's data directory (like `promtool tsdb`).
     #[command(subcommand)]
     Tsdb(TsdbCommand),
@@ -43,6 +49,51 @@ pub struct ServeArgs {
     /// accepts samples at any timestamp >= 0 (backfill) [default: 15d].
     #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse_duration)]
     pub retention: Option<std::time::Duration>,
+}
+
+/// `rampart all`: the store's flags, and optionally a relay in front.
+#[derive(Debug, Args)]
+pub struct AllArgs {
+    /// The store's flags.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Relay config file (see deploy/config/relay.yaml): also run the relay
+    /// in this process, forwarding to this store. Its `store.url` is set to
+    /// this store's listen address.
+    #[arg(long, value_name = "FILE")]
+    pub relay_config: Option<PathBuf>,
+}
+
+/// `rampart relay`. A flag given on the command line overrides the same
+/// setting in the config file.
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    /// Relay config file (see deploy/config/relay.yaml); every key has a
+    /// default, so the file is optional.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory for the durable queue and HA state [default: ./relay-data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on for HTTP [default: 127.0.0.1:9091].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Remote-write URL of the store [default: http://127.0.0.1:9090/api/v1/write].
+    #[arg(long, value_name = "URL")]
+    pub store_url: Option<String>,
+    /// Allow listening beyond loopback with no tenants configured, i.e.
+    /// without any authentication. Only behind another authenticating proxy.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+}
+
+/// `rampart hash-secret`.
+#[derive(Debug, Args)]
+pub struct HashSecretArgs {
+    /// Generate a random token instead of reading one, and print the token
+    /// (to hand to the client) and its hash (for the config).
+    #[arg(long)]
+    pub generate: bool,
 }
 
 /// Admin commands on a stopped store's data directory.

@@ -5,11 +5,13 @@
 //! |---|---|
 //! | [`cli`] | command-line flags |
 //! | [`config`] | the YAML config tree and its defaults |
+//! | [`credentials`] | hashed secrets and the cache of verified credentials |
 //! | [`promql`] | PromQL evaluation over the storage engine |
 //! | [`proto`] | Prometheus remote write/read protobuf types |
 //! | [`tenant`] | tenant identity from request headers |
 //! | [`ingest`] | remote-write decoding, validation and responses |
 //! | [`api`] | HTTP routes |
+//! | [`relay`] | `rampart relay`: auth, tenancy, HA dedup, limits, durable queue, forwarding |
 //! | [`server`] | running a serving mode |
 //! | [`telemetry`] | logs and `/metrics` |
 //! | [`tsdb_cmd`] | `rampart tsdb` admin commands |
@@ -17,11 +19,13 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod duration;
 pub mod error_class;
 pub mod ingest;
 pub mod promql;
 pub mod proto;
+pub mod relay;
 pub mod server;
 pub mod telemetry;
 pub mod tenant;

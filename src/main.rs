@@ -11,8 +11,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
 use rampart::cli::{Cli, Command, TsdbCommand};
+use rampart::config::relay::RelayConfig;
 use rampart::config::{Config, LogConfig};
-use rampart::{server, telemetry, tsdb_cmd};
+use rampart::{credentials, relay, server, telemetry, tsdb_cmd};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -27,10 +28,29 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::All(args) | Command::Store(args) => {
+        Command::All(args) => {
+            let config = Config::load(&args.serve)?;
+            let relay = args.relay_config.as_deref().map(RelayConfig::from_file).transpose()?;
+            telemetry::init_logging(&config.log);
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(server::run_all(config, relay))
+        }
+        Command::Store(args) => {
             let config = Config::load(&args)?;
             telemetry::init_logging(&config.log);
             tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(server::run(config))
+        }
+        Command::Relay(args) => {
+            let config = RelayConfig::load(&args)?;
+            telemetry::init_logging(&config.log);
+            relay::check_exposure(&config, args.insecure_no_auth)?;
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(relay::run(config, server::shutdown_signal()))
+        }
+        Command::HashSecret(args) => {
+            let mut out = std::io::stdout().lock();
+            Ok(credentials::hash_secret_command(args.generate, std::io::stdin().lock(), &mut out)?)
         }
         Command::Tsdb(cmd) => {
             telemetry::init_logging(&LogConfig { level: "warn".into(), ..LogConfig::default() });

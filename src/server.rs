@@ -11,6 +11,7 @@ use rampart_storage::Db;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
+use crate::config::relay::RelayConfig;
 use crate::config::Config;
 
 /// Serves until a shutdown signal.
@@ -18,8 +19,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
     tracing::info!(listen = %config.listen, data_dir = %config.data_dir.display(), "rampart starting");
     let state = Arc::new(AppState::new(config.ingest.clone()).with_query(config.query.clone()));
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let lease = api::ha_tracker::HaLease::open(config.data_dir.join("ha_tracker.json"))
+        .context("reading the HA lease state")?;
     let server = tokio::spawn({
-        let app = api::router(state.clone());
+        let app = api::router(state.clone()).merge(api::ha_tracker::router(Arc::new(lease)));
+        let app = api::auth::require_write_credentials(app, &config.auth);
         async move { axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await }
     });
 
@@ -44,6 +50,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `rampart all`: the store, and the relay in front of it when a relay
+/// config is given (forwarding to this store's listen address).
+pub async fn run_all(config: Config, relay: Option<RelayConfig>) -> anyhow::Result<()> {
+    let Some(mut relay) = relay else { return run(config).await };
+    relay.store.url = format!("http://{}/api/v1/write", config.listen);
+    crate::relay::check_exposure(&relay, false)?;
+    let relay = tokio::spawn(crate::relay::run(relay, shutdown_signal()));
+    let store = run(config).await;
+    relay.await.context("relay task")?.context("relay")?;
+    store
+}
+
 /// Runs `job` on a blocking thread every `every`; errors are logged (and
 /// counted by the engine), and the next run tries again.
 fn spawn_periodic(
@@ -64,7 +82,8 @@ fn spawn_periodic(
     })
 }
 
-async fn shutdown_signal() {
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

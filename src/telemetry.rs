@@ -213,10 +213,12 @@ fn render_engine(out: &mut String, db: &Db) {
     let _ = writeln!(out, "rampart_wal_fsync_duration_seconds_count {cumulative}");
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+/// Writes the `# HELP` and `# TYPE` lines of a metric family.
+pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
-fn escape(v: &str) -> String {
+/// Escapes a label value for the text exposition format.
+pub(crate) fn escape(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }

@@ -21,7 +21,9 @@
 mod access;
 mod admin;
 mod ast_json;
+pub mod auth;
 mod exec;
+pub mod ha_tracker;
 mod health;
 mod meta;
 mod params;

@@ -2,7 +2,9 @@
 //! `impl Default` of its struct), so an empty file, or none, is valid.
 //! Unknown keys are errors, reported with their path.
 
+pub mod auth;
 pub mod query;
+pub mod relay;
 pub mod size;
 pub mod store;
 
@@ -32,6 +34,8 @@ pub struct Config {
     pub query: QueryConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Who may write to the store.
+    pub auth: auth::AuthConfig,
 }
 
 impl Default for Config {
@@ -43,6 +47,7 @@ impl Default for Config {
             ingest: IngestLimits::default(),
             query: QueryConfig::default(),
             log: LogConfig::default(),
+            auth: auth::AuthConfig::default(),
         }
     }
 }
@@ -94,6 +99,14 @@ pub enum ConfigError {
         /// The parser's error, with the key path.
         #[source]
         source: serde_path_to_error::Error<serde_yaml::Error>,
+    },
+    /// The YAML parses but breaks rules serde cannot check.
+    #[error("config file {path}:\n  {}", problems.join("\n  "))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Each problem, named by key path.
+        problems: Vec<String>,
     },
 }
 

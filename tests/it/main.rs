@@ -7,3 +7,4 @@ mod harness;
 mod ingest;
 mod promql;
 mod query_api;
+mod relay;

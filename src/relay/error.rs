@@ -1,0 +1,153 @@
+//! Why the relay refuses a whole request, with the class that decides its
+//! HTTP status (and so whether the sender retries) and the headers the
+//! status calls for (`WWW-Authenticate` on 401, `Retry-After` on 429/503).
+
+use std::time::Duration;
+
+use crate::error_class::ErrorClass;
+use crate::ingest::IngestError;
+use crate::tenant::TenantId;
+
+/// The challenge sent with every 401.
+pub const WWW_AUTHENTICATE: &str = "Bearer realm=\"rampart\", Basic realm=\"rampart\"";
+
+/// A request the relay refuses whole.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// No `Authorization` header.
+    #[error("missing credentials: send Authorization: Bearer <token> or HTTP basic auth of your tenant")]
+    MissingCredentials,
+    /// Credentials that match no tenant, or a malformed header.
+    #[error("invalid credentials: the token or user and password match no tenant of this relay")]
+    BadCredentials,
+    /// A tenant header that names another tenant than the credential's.
+    #[error(
+        "header {header}: {sent:?} does not match the tenant {tenant} of your credentials: drop the header or set it \
+         to {tenant}"
+    )]
+    TenantMismatch {
+        /// `X-Scope-OrgID` or `THANOS-TENANT`.
+        header: &'static str,
+        /// Its value.
+        sent: String,
+        /// The credential's tenant.
+        tenant: TenantId,
+    },
+    /// The request cannot be read (size, snappy, protobuf).
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    /// The body could not be read off the connection.
+    #[error("reading request body: {0}")]
+    Body(String),
+    /// Over the tenant's `ingestion_rate`.
+    #[error(
+        "ingestion rate limit of {rate} samples/s with burst {burst} (ingestion_rate, ingestion_burst_size) \
+         exceeded by tenant {tenant} with a request of {samples} samples: retry after {}s or ask for a higher limit",
+        retry_after.as_secs()
+    )]
+    RateLimited {
+        /// The tenant.
+        tenant: TenantId,
+        /// Its rate.
+        rate: f64,
+        /// Its burst.
+        burst: u64,
+        /// Samples in the request.
+        samples: u64,
+        /// When enough tokens will be there.
+        retry_after: Duration,
+    },
+    /// The durable queue is at `queue.max_bytes`.
+    #[error(
+        "relay queue full: {bytes} bytes on disk, limit {limit} (queue.max_bytes); the store is not keeping up or \
+         is down; retry later"
+    )]
+    QueueFull {
+        /// Bytes on disk.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Writing to the queue failed; nothing was acknowledged.
+    #[error("writing to the relay queue failed, retry: {0}")]
+    Queue(#[from] rampart_storage::wal::WalError),
+}
+
+/// How long a sender should wait after a full queue.
+pub const QUEUE_FULL_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+impl RelayError {
+    /// The class that decides status and retries.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            RelayError::MissingCredentials | RelayError::BadCredentials => ErrorClass::Unauthorized,
+            RelayError::TenantMismatch { .. } => ErrorClass::Forbidden,
+            RelayError::Ingest(e) => e.class(),
+            RelayError::Body(_) => ErrorClass::BadInput,
+            RelayError::RateLimited { .. } => ErrorClass::TooManyRequests,
+            RelayError::QueueFull { .. } => ErrorClass::Unavailable,
+            RelayError::Queue(_) => ErrorClass::Internal,
+        }
+    }
+
+    /// The `Retry-After` a sender should honour, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            RelayError::RateLimited { retry_after, .. } => Some(*retry_after),
+            RelayError::QueueFull { .. } => Some(QUEUE_FULL_RETRY_AFTER),
+            _ => None,
+        }
+    }
+
+    /// Stable name for `rampart_relay_requests_refused_total{reason}`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            RelayError::MissingCredentials => "missing_credentials",
+            RelayError::BadCredentials => "bad_credentials",
+            RelayError::TenantMismatch { .. } => "tenant_mismatch",
+            RelayError::Ingest(IngestError::BodyTooLarge { .. } | IngestError::DecodedTooLarge { .. }) => {
+                "request_too_large"
+            }
+            RelayError::Ingest(_) | RelayError::Body(_) => "malformed_request",
+            RelayError::RateLimited { .. } => "rate_limited",
+            RelayError::QueueFull { .. } => "queue_full",
+            RelayError::Queue(_) => "queue_error",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_retry_hints() {
+        let tenant = crate::tenant::from_header(Some("a")).expect("tenant");
+        let cases = [
+            (RelayError::MissingCredentials, 401, None),
+            (RelayError::BadCredentials, 401, None),
+            (
+                RelayError::TenantMismatch { header: "X-Scope-OrgID", sent: "b".into(), tenant: tenant.clone() },
+                403,
+                None,
+            ),
+            (RelayError::Ingest(IngestError::BodyTooLarge { size: 2, limit: 1 }), 413, None),
+            (
+                RelayError::RateLimited {
+                    tenant,
+                    rate: 1.0,
+                    burst: 1,
+                    samples: 5,
+                    retry_after: Duration::from_secs(4),
+                },
+                429,
+                Some(4),
+            ),
+            (RelayError::QueueFull { bytes: 2, limit: 1 }, 503, Some(5)),
+        ];
+        for (err, status, retry) in cases {
+            assert_eq!(err.class().http_status(), status, "{err}");
+            assert_eq!(err.retry_after().map(|d| d.as_secs()), retry, "{err}");
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! Forwarding: queue → store, at least once.
+//!
+//! One dispatcher thread reads queue records in order and hands each to the
+//! sender of its shard (chosen at append time by a hash of the series, so a
+//! series always goes through the same sender and reaches the store in
+//! order). Each sender batches consecutive records of one tenant up to
+//! `max_samples_per_send`, sends, and retries with exponential backoff and
+//! jitter until the store answers 2xx, or a 4xx that no retry can fix (400,
+//! 413, 422: counted and logged with the store's reason, then dropped).
+//! 401, 403, 404 and 408 are retried too: they come from the relay's own
+//! configuration (token, URL) and an operator can fix them without data
+//! being lost meanwhile.
+//!
+//! The cursor (persisted by [`persist_cursor`]) is the start of the oldest
+//! record not yet acknowledged by the store, so a restart resends from
+//! there; the store treats resent identical samples as no-ops.
+//!
+//! Locks: `Tracker` guards the dispatched-but-unacknowledged records; it is
+//! never held across I/O or an `.await`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use rand::Rng;
+use tokio::sync::mpsc;
+
+use super::metrics::RelayMetrics;
+use super::queue::{Position, Queue, Reader, Record};
+
+/// Records the dispatcher reads at a time.
+const READ_BATCH: usize = 256;
+/// Records waiting per sender before the dispatcher blocks.
+const SHARD_CAPACITY: usize = 32;
+/// How long the dispatcher waits for new records before checking again.
+const IDLE_WAIT: Duration = Duration::from_millis(200);
+/// How often the cursor is persisted.
+const CURSOR_PERIOD: Duration = Duration::from_millis(500);
+/// Characters of a store's error body kept in logs.
+const MAX_REASON_IN_LOG: usize = 500;
+
+/// Where and how to forward.
+#[derive(Clone, Debug)]
+pub struct ForwardSettings {
+    /// Remote-write URL of the store.
+    pub url: String,
+    /// Bearer token presented to the store.
+    pub bearer_token: Option<String>,
+    /// Header carrying the tenant.
+    pub tenant_header: String,
+    /// Time limit per request.
+    pub timeout: Duration,
+    /// Senders.
+    pub shards: usize,
+    /// Most samples per request.
+    pub max_samples_per_send: usize,
+    /// First retry delay.
+    pub min_backoff: Duration,
+    /// Longest retry delay.
+    pub max_backoff: Duration,
+}
+
+/// Records handed to senders and not yet acknowledged.
+#[derive(Debug)]
+pub struct Tracker {
+    /// Sequence number → start of the record.
+    pending: BTreeMap<u64, Position>,
+    /// End of the last record dispatched.
+    read_pos: Position,
+    next_seq: u64,
+    /// The dispatcher's last read found nothing new.
+    reader_idle: bool,
+}
+
+impl Tracker {
+    /// A tracker for a reader starting at `start`.
+    pub fn new(start: Position) -> Self {
+        Self { pending: BTreeMap::new(), read_pos: start, next_seq: 0, reader_idle: false }
+    }
+
+    /// Registers a dispatched record; returns its sequence number.
+    fn dispatched(&mut self, start: Position, end: Position) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.pending.insert(seq, start);
+        self.read_pos = end;
+        seq
+    }
+
+    fn acknowledged(&mut self, seqs: impl IntoIterator<Item = u64>) {
+        for s in seqs {
+            self.pending.remove(&s);
+        }
+    }
+
+    /// Everything before this position was acknowledged by the store.
+    pub fn cursor(&self) -> Position {
+        self.pending.first_key_value().map_or(self.read_pos, |(_, p)| *p)
+    }
+
+    /// Records dispatched and not yet acknowledged.
+    pub fn in_flight(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// True when everything queued so far was acknowledged by the store (as
+    /// of the dispatcher's last look at the queue).
+    pub fn caught_up(&self) -> bool {
+        self.reader_idle && self.pending.is_empty()
+    }
+}
+
+/// A record on its way to a sender.
+struct Item {
+    seq: u64,
+    record: Record,
+}
+
+/// Starts the dispatcher thread and the senders; returns the tracker.
+pub fn start(
+    queue: Arc<Queue>,
+    from: Position,
+    settings: ForwardSettings,
+    metrics: Arc<RelayMetrics>,
+) -> std::io::Result<Arc<Mutex<Tracker>>> {
+    let tracker = Arc::new(Mutex::new(Tracker::new(from)));
+    let client = reqwest::Client::builder().timeout(settings.timeout).build().map_err(std::io::Error::other)?;
+    let settings = Arc::new(settings);
+    let mut senders = Vec::with_capacity(settings.shards);
+    for shard in 0..settings.shards {
+        let (tx, rx) = mpsc::channel(SHARD_CAPACITY);
+        senders.push(tx);
+        let sender = Sender {
+            shard,
+            client: client.clone(),
+            settings: settings.clone(),
+            metrics: metrics.clone(),
+            tracker: tracker.clone(),
+        };
+        tokio::spawn(sender.run(rx));
+    }
+    let dispatch_tracker = tracker.clone();
+    std::thread::Builder::new()
+        .name("relay-dispatch".into())
+        .spawn(move || dispatch(&queue, from, &senders, &dispatch_tracker))?;
+    Ok(tracker)
+}
+
+/// Reads the queue in order and hands records to their senders, until the
+/// senders are gone (shutdown).
+fn dispatch(queue: &Queue, from: Position, senders: &[mpsc::Sender<Item>], tracker: &Mutex<Tracker>) {
+    let mut reader = Reader::new(from);
+    loop {
+        let records = match reader.next(queue, READ_BATCH, IDLE_WAIT) {
+            Ok(r) => {
+                tracker.lock().reader_idle = r.is_empty();
+                r
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "relay: reading the queue failed; retrying");
+                std::thread::sleep(IDLE_WAIT);
+                continue;
+            }
+        };
+        for (start, payload, end) in records {
+            let seq = tracker.lock().dispatched(start, end);
+            let Some(record) = Record::decode(&payload) else {
+                tracing::error!(
+                    segment = start.segment,
+                    offset = start.offset,
+                    "relay: queue record of an unknown format; skipping it"
+                );
+                tracker.lock().acknowledged([seq]);
+                continue;
+            };
+            let shard = usize::from(record.shard) % senders.len();
+            if senders[shard].blocking_send(Item { seq, record }).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Persists the tracker's cursor every [`CURSOR_PERIOD`] and deletes
+/// forwarded segments; runs until the task is dropped.
+pub async fn persist_cursor(queue: Arc<Queue>, tracker: Arc<Mutex<Tracker>>) {
+    let mut last = None;
+    let mut tick = tokio::time::interval(CURSOR_PERIOD);
+    loop {
+        tick.tick().await;
+        commit_cursor(&queue, &tracker, &mut last).await;
+    }
+}
+
+/// Persists the cursor if it moved since `last`.
+pub async fn commit_cursor(queue: &Arc<Queue>, tracker: &Mutex<Tracker>, last: &mut Option<Position>) {
+    let cursor = tracker.lock().cursor();
+    if *last == Some(cursor) {
+        return;
+    }
+    let q = queue.clone();
+    match tokio::task::spawn_blocking(move || q.commit(cursor)).await {
+        Ok(Ok(())) => *last = Some(cursor),
+        Ok(Err(e)) => tracing::error!(error = %e, "relay: persisting the queue cursor failed; retrying"),
+        Err(e) => tracing::error!(error = %e, "relay: persisting the queue cursor failed; retrying"),
+    }
+}
+
+/// One shard's sender.
+struct Sender {
+    shard: usize,
+    client: reqwest::Client,
+    settings: Arc<ForwardSettings>,
+    metrics: Arc<RelayMetrics>,
+    tracker: Arc<Mutex<Tracker>>,
+}
+
+impl Sender {
+    async fn run(self, mut rx: mpsc::Receiver<Item>) {
+        let mut carry: Option<Item> = None;
+        loop {
+            let first = match carry.take() {
+                Some(item) => item,
+                None => match rx.recv().await {
+                    Some(item) => item,
+                    None => return,
+                },
+            };
+            let mut samples = first.record.samples as usize;
+            let mut batch = vec![first];
+            while samples < self.settings.max_samples_per_send {
+                match rx.try_recv() {
+                    Ok(next)
+                        if next.record.tenant == batch[0].record.tenant
+                            && samples + next.record.samples as usize <= self.settings.max_samples_per_send =>
+                    {
+                        samples += next.record.samples as usize;
+                        batch.push(next);
+                    }
+                    Ok(next) => {
+                        carry = Some(next);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            match merge(&batch) {
+                Some(body) => self.send(&batch[0].record.tenant, body, samples as u64).await,
+                None => tracing::error!(shard = self.shard, "relay: queued records do not decompress; dropping them"),
+            }
+            self.tracker.lock().acknowledged(batch.iter().map(|i| i.seq));
+        }
+    }
+
+    /// Sends until the store acknowledges or refuses for good.
+    async fn send(&self, tenant: &str, body: Vec<u8>, samples: u64) {
+        let s = &self.settings;
+        let body = bytes::Bytes::from(body);
+        let mut attempt: u32 = 0;
+        loop {
+            let mut req = self
+                .client
+                .post(&s.url)
+                .header("Content-Encoding", "snappy")
+                .header("Content-Type", "application/x-protobuf")
+                .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+                .header(s.tenant_header.as_str(), tenant)
+                .body(body.clone());
+            if let Some(token) = &s.bearer_token {
+                req = req.bearer_auth(token);
+            }
+            let started = Instant::now();
+            let result = req.send().await;
+            self.metrics.forward_latency.observe(started.elapsed());
+            let cause = match result {
+                Ok(r) if r.status().is_success() => {
+                    self.metrics.forwarded.add([tenant], samples);
+                    return;
+                }
+                Ok(r) => {
+                    let code = r.status().as_u16();
+                    let reason: String = r.text().await.unwrap_or_default().chars().take(MAX_REASON_IN_LOG).collect();
+                    if !retryable(code) {
+                        tracing::warn!(
+                            tenant,
+                            code,
+                            samples,
+                            reason = reason.trim_end(),
+                            "relay: the store refused a batch; not retrying (no retry can fix it)"
+                        );
+                        self.metrics.forward_refused.add([&code.to_string()], samples);
+                        return;
+                    }
+                    if attempt == 0 || code != 503 {
+                        tracing::warn!(
+                            tenant,
+                            code,
+                            attempt,
+                            reason = reason.trim_end(),
+                            "relay: the store did not accept a batch; retrying"
+                        );
+                    }
+                    code.to_string()
+                }
+                Err(e) => {
+                    if attempt == 0 {
+                        tracing::warn!(tenant, error = %e, "relay: the store is unreachable; retrying");
+                    }
+                    "network".to_owned()
+                }
+            };
+            self.metrics.forward_retries.add([&cause], 1);
+            tokio::time::sleep(backoff(attempt, s.min_backoff, s.max_backoff)).await;
+            attempt = attempt.saturating_add(1);
+        }
+    }
+}
+
+/// True for statuses a resend can fix.
+fn retryable(code: u16) -> bool {
+    code >= 500 || matches!(code, 401 | 403 | 404 | 408 | 429)
+}
+
+/// Delay before retry `attempt` (0-based): `min · 2^attempt`, at most
+/// `max`, scaled by a random factor in [0.5, 1] so that shards and relays
+/// do not retry in lockstep.
+fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
+    let base = min.saturating_mul(2u32.saturating_pow(attempt.min(30))).min(max);
+    base.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+}
+
+/// One request body for records of one tenant: the record's own body when
+/// there is one, else the records' `WriteRequest`s concatenated (protobuf
+/// concatenation appends repeated fields) and compressed again.
+fn merge(batch: &[Item]) -> Option<Vec<u8>> {
+    if let [one] = batch {
+        return Some(one.record.body.clone());
+    }
+    let mut raw = Vec::new();
+    let mut decoder = snap::raw::Decoder::new();
+    for item in batch {
+        raw.extend(decoder.decompress_vec(&item.record.body).ok()?);
+    }
+    snap::raw::Encoder::new().compress_vec(&raw).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::*;
+    use crate::proto::prometheus as pb;
+
+    #[test]
+    fn only_statuses_a_resend_can_fix_are_retried() {
+        for code in [500, 502, 503, 429, 401, 403, 404, 408] {
+            assert!(retryable(code), "{code}");
+        }
+        for code in [400, 413, 422] {
+            assert!(!retryable(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_the_maximum() {
+        let (min, max) = (Duration::from_millis(100), Duration::from_secs(2));
+        for attempt in 0..40 {
+            let d = backoff(attempt, min, max);
+            let base = (min * 2u32.pow(attempt.min(10))).min(max);
+            assert!(d >= base / 2 && d <= base, "attempt {attempt}: {d:?} vs {base:?}");
+        }
+    }
+
+    #[test]
+    fn the_cursor_is_the_oldest_unacknowledged_record() {
+        let p = |offset| Position { segment: 1, offset };
+        let mut t = Tracker::new(p(8));
+        assert_eq!(t.cursor(), p(8));
+        let a = t.dispatched(p(8), p(20));
+        let b = t.dispatched(p(20), p(30));
+        let c = t.dispatched(p(30), p(44));
+        t.acknowledged([b]);
+        assert_eq!(t.cursor(), p(8), "a is still in flight");
+        t.acknowledged([a]);
+        assert_eq!(t.cursor(), p(30));
+        t.acknowledged([c]);
+        assert_eq!((t.cursor(), t.in_flight()), (p(44), 0));
+    }
+
+    #[test]
+    fn merged_bodies_hold_every_series() {
+        let item = |seq, name: &str| {
+            let req = pb::WriteRequest {
+                timeseries: vec![pb::TimeSeries {
+                    labels: vec![pb::Label { name: "__name__".into(), value: name.into() }],
+                    samples: vec![pb::Sample { value: 1.0, timestamp: 5 }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            let body = snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).expect("snappy");
+            Item { seq, record: Record { shard: 0, tenant: "t".into(), samples: 1, body } }
+        };
+        let body = merge(&[item(0, "a"), item(1, "b")]).expect("merge");
+        let raw = snap::raw::Decoder::new().decompress_vec(&body).expect("snappy");
+        let req = pb::WriteRequest::decode(raw.as_slice()).expect("protobuf");
+        let names: Vec<&str> = req.timeseries.iter().map(|t| t.labels[0].value.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+    }
+}

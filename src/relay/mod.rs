@@ -1,0 +1,212 @@
+//! `rampart relay`: the authenticated, multi-tenant, HA-deduplicating
+//! remote-write relay in front of the store.
+//!
+//! Write path, one module per step:
+//! [`auth`] (credentials → tenant) → `ingest` decode and validate (shared
+//! with the store) → [`ha`] (elected replica per cluster, per series) →
+//! [`relabel`] (per tenant) → [`limits`] (rate, active series) → [`queue`]
+//! (durable, fsynced) → 2xx; then [`forward`] sends the queue to the store
+//! with retries. [`overrides`] holds each tenant's settings, [`metrics`] and
+//! [`status`] make it observable, [`lease`] is the store-held HA election.
+//!
+//! Invariant: a sample is acknowledged only once it is in the queue on
+//! disk, and leaves the queue only once the store acknowledged it (or
+//! refused it with a 4xx no retry can fix, which is counted and logged).
+
+pub mod auth;
+pub mod error;
+pub mod forward;
+pub mod ha;
+pub mod lease;
+pub mod limits;
+pub mod metrics;
+pub mod overrides;
+pub mod queue;
+mod receive;
+pub mod relabel;
+mod status;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::routing::{get, post};
+use axum::Router;
+use parking_lot::Mutex;
+use rampart_storage::FsyncPolicy;
+use tokio::net::TcpListener;
+
+use crate::config::relay::RelayConfig;
+use crate::config::store::FsyncMode;
+use auth::Authenticator;
+use forward::{ForwardSettings, Tracker};
+use ha::HaTracker;
+use limits::{RateLimiter, SeriesLimiter};
+use metrics::RelayMetrics;
+use overrides::Overrides;
+use queue::{Queue, QueueOptions};
+
+/// How often the HA state is saved when it changed.
+const HA_SAVE_PERIOD: Duration = Duration::from_secs(1);
+
+/// Everything a relay request needs.
+pub struct Relay {
+    auth: Authenticator,
+    overrides: Overrides,
+    queue: Arc<Queue>,
+    ha: HaTracker,
+    rate: RateLimiter,
+    series: SeriesLimiter,
+    metrics: Arc<RelayMetrics>,
+    tracker: Arc<Mutex<Tracker>>,
+    shards: u8,
+}
+
+/// The relay's routes.
+fn router(relay: Arc<Relay>) -> Router {
+    Router::new()
+        .route("/api/v1/write", post(receive::remote_write))
+        .route("/api/v1/push", post(receive::remote_write))
+        .route("/api/v1/receive", post(receive::remote_write))
+        .route("/api/v1/relay/status", get(status::status))
+        .route("/metrics", get(status::metrics))
+        .route("/-/healthy", get(status::healthy))
+        .route("/-/ready", get(status::ready))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(relay)
+}
+
+/// Checks that an open relay (no tenants) only listens on loopback, unless
+/// the operator said otherwise.
+pub fn check_exposure(config: &RelayConfig, insecure_no_auth: bool) -> anyhow::Result<()> {
+    if config.tenants.is_empty() && !config.listen.ip().is_loopback() && !insecure_no_auth {
+        anyhow::bail!(
+            "refusing to listen on {} without credentials: anyone who reaches it could write as tenant \"default\". \
+             Configure tenants with hashed credentials (rampart hash-secret), listen on 127.0.0.1, or pass \
+             --insecure-no-auth",
+            config.listen
+        );
+    }
+    if config.tenants.is_empty() {
+        tracing::warn!(listen = %config.listen, "relay: no tenants configured; writes are not authenticated");
+    }
+    Ok(())
+}
+
+/// Runs the relay until `shutdown` completes.
+pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the relay data directory {}", config.data_dir.display()))?;
+    let bearer_token = match &config.store.bearer_token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading store.bearer_token_file {}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let options = QueueOptions {
+        max_bytes: config.queue.max_bytes,
+        segment_size: config.queue.segment_size,
+        fsync: match config.queue.fsync {
+            FsyncMode::Always => FsyncPolicy::Always,
+            FsyncMode::Interval => FsyncPolicy::Interval(config.queue.fsync_interval),
+            FsyncMode::Never => FsyncPolicy::Never,
+        },
+    };
+    let queue_dir = config.data_dir.join("queue");
+    let (queue, cursor) = tokio::task::spawn_blocking(move || Queue::open(&queue_dir, &options))
+        .await?
+        .context("opening the relay queue")?;
+    let queue = Arc::new(queue);
+    let metrics = Arc::new(RelayMetrics::default());
+    let settings = ForwardSettings {
+        url: config.store.url.clone(),
+        bearer_token: bearer_token.clone(),
+        tenant_header: config.store.tenant_header.clone(),
+        timeout: config.store.timeout,
+        shards: config.forward.shards,
+        max_samples_per_send: config.forward.max_samples_per_send,
+        min_backoff: config.forward.min_backoff,
+        max_backoff: config.forward.max_backoff,
+    };
+    let tracker = forward::start(queue.clone(), cursor, settings, metrics.clone()).context("starting forwarding")?;
+    let lease: Option<Box<dyn ha::Lease>> = if config.ha.store_lease {
+        Some(Box::new(lease::StoreLease::new(
+            &config.store.url,
+            bearer_token,
+            config.store.tenant_header.clone(),
+            config.store.timeout,
+            config.ha.failover_timeout,
+            tokio::runtime::Handle::current(),
+        )?))
+    } else {
+        None
+    };
+    let ha = HaTracker::open(
+        config.data_dir.join("ha_tracker.json"),
+        config.ha.failover_timeout,
+        config.ha.update_timeout,
+        lease,
+        crate::now_ms(),
+    )
+    .context("reading the relay's HA state")?;
+    let relay = Arc::new(Relay {
+        auth: Authenticator::new(&config.tenants)?,
+        overrides: Overrides::new(config.limits.clone(), config.overrides.file.clone())?,
+        queue: queue.clone(),
+        ha,
+        rate: RateLimiter::default(),
+        series: SeriesLimiter::default(),
+        metrics,
+        tracker: tracker.clone(),
+        shards: u8::try_from(config.forward.shards).unwrap_or(u8::MAX),
+    });
+    tracing::info!(listen = %config.listen, store = %config.store.url, tenants = config.tenants.len(), "relay ready");
+
+    let background = [
+        tokio::spawn(forward::persist_cursor(queue.clone(), tracker.clone())),
+        tokio::spawn(save_ha_periodically(relay.clone())),
+        tokio::spawn(reload_overrides(relay.clone(), config.overrides.reload_period)),
+    ];
+    axum::serve(listener, router(relay.clone())).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
+    for task in background {
+        task.abort();
+    }
+    forward::commit_cursor(&queue, &tracker, &mut None).await;
+    if let Err(e) = relay.ha.save_if_dirty() {
+        tracing::error!(error = %e, "relay: saving the HA state failed");
+    }
+    tracing::info!("relay stopped");
+    Ok(())
+}
+
+async fn save_ha_periodically(relay: Arc<Relay>) {
+    let mut tick = tokio::time::interval(HA_SAVE_PERIOD);
+    loop {
+        tick.tick().await;
+        let r = relay.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || r.ha.save_if_dirty()).await {
+            tracing::error!(error = %e, "relay: saving the HA state failed; retrying");
+        }
+    }
+}
+
+async fn reload_overrides(relay: Arc<Relay>, every: Duration) {
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match relay.overrides.reload_if_changed() {
+            Ok(true) => tracing::info!("relay: overrides reloaded"),
+            Ok(false) => {}
+            Err(e) => {
+                relay.metrics.overrides_reload_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::error!(error = %e, "relay: overrides file refused; the previous overrides stay in force");
+            }
+        }
+    }
+}
