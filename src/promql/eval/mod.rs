@@ -198,9 +198,10 @@ fn finish(ev: &mut Evaluator<'_>, val: Val, grid: &Grid, instant: bool) -> Resul
                 Value::Vector(out)
             }
             Val::Range(r) => {
-                let mut windows = Windows::new(&r);
+                let mut windows = Windows::new(r.series.len());
                 let mut buf = Vec::new();
-                windows.at(&r, t, &mut buf);
+                let (start, end) = r.bounds(t);
+                windows.at(&r.series, start, end, &mut buf);
                 let mut out = Vec::with_capacity(buf.len());
                 for w in &buf {
                     ev.limits.add(w.points.len())?;
