@@ -826,45 +826,61 @@ impl<'a> Evaluator<'a> {
         let at = at_ms(&vs.at, self.times);
         let mut sample_times = Vec::new();
         let limits = &mut self.limits;
-        let series = selector::instant_vector(raw, g, off, at, self.lookback, Some(&mut sample_times), |n| {
-            limits.tick()?;
-            limits.add(n)
-        })?;
-        let arg_positions = [self.positions.outer(unwrap_parens(&c.args.args[0]))];
-        let position = self.positions.own(e);
-        let mut cur = cursors(&series);
-        let mut buf = Vec::with_capacity(series.len());
-        let mut asm = Assembler::new(g.len() > 1, series.len());
-        let mut temp = self.limits.samples;
-        for step in 0..g.len() {
-            self.limits.check_time()?;
-            let ts = g.ts(step);
-            buf.clear();
-            for (i, s) in series.iter().enumerate() {
-                if let Some(p) = s.points.get(cur[i]) {
-                    if p.t == ts {
-                        let t = sample_times[i][cur[i]];
-                        buf.push(Sample { labels: s.labels.clone(), t, v: p.v, drop_name: false });
-                        cur[i] += 1;
+        // Prometheus reads these samples step by step inside the call (they
+        // count per step below), it does not hold the selector's result.
+        let series =
+            selector::instant_vector(raw, g, off, at, self.lookback, Some(&mut sample_times), |_| limits.tick())?;
+        let call = CallSite {
+            f,
+            arg_positions: vec![self.positions.outer(unwrap_parens(&c.args.args[0]))],
+            position: self.positions.own(e),
+        };
+        // Element-wise: a block of series at a time, like call_per_series.
+        let n = g.len();
+        let base = self.limits.samples;
+        let mut per_step = vec![0usize; n];
+        let mut produced = 0usize;
+        let mut result = Vec::with_capacity(series.len());
+        let mut buf = Vec::with_capacity(SERIES_BLOCK);
+        for (block, times) in series.chunks(SERIES_BLOCK).zip(sample_times.chunks(SERIES_BLOCK)) {
+            let mut asm = Assembler::with_steps(false, block.len(), n);
+            let mut cur = vec![0usize; block.len()];
+            for (step, count) in per_step.iter_mut().enumerate() {
+                self.limits.tick()?;
+                let ts = g.ts(step);
+                buf.clear();
+                for (i, s) in block.iter().enumerate() {
+                    if let Some(p) = s.points.get(cur[i]) {
+                        if p.t == ts {
+                            let t = times[i][cur[i]];
+                            buf.push(Sample { labels: s.labels.clone(), t, v: p.v, drop_name: false });
+                            cur[i] += 1;
+                        }
                     }
                 }
+                if buf.is_empty() {
+                    continue;
+                }
+                let mut ctx = self.fn_ctx(&call, ts);
+                let out = (call.f)(&mut ctx, &[Arg::Vector(&buf)])?;
+                produced += out.len();
+                *count += out.len();
+                asm.push_step(step, ts, out)?;
             }
-            let mut ctx = FnCtx {
-                ts,
-                query_start: self.times.start,
-                query_end: self.times.end,
-                query_step: self.query_step,
-                arg_positions: &arg_positions,
-                position,
-                annotations: &mut self.annotations,
-            };
-            let out = f(&mut ctx, &[Arg::Vector(&buf)])?;
-            self.limits.check(temp + buf.len() + out.len())?;
-            temp += out.len();
-            asm.push_step(step, ts, out)?;
+            result.extend(asm.finish());
         }
-        self.limits.samples = original + asm.total();
-        Ok(Val::Vector(asm.finish()))
+        // Prometheus counts each sample as it reads it, then the output.
+        let gathered = step_counts(&series, g);
+        let mut done = 0;
+        for (out, gathered) in per_step.iter().zip(gathered) {
+            done += out;
+            self.limits.check(base + done + gathered)?;
+        }
+        if n > 1 {
+            result = merge_same_labels(result)?;
+        }
+        self.limits.samples = original + produced;
+        Ok(Val::Vector(result))
     }
 
     // ---------------------------------------------------------------------
