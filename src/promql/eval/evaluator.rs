@@ -21,6 +21,7 @@ use promql_parser::parser::{AggregateExpr, BinaryExpr, Call, Expr, VectorSelecto
 use super::super::annotations::Annotations;
 use super::super::error::QueryError;
 use super::super::functions::{self, Arg, FnCtx, Window};
+use super::super::storage::Queryable;
 use super::super::value::{Label, Labels, Point, Sample, Series, METRIC_NAME};
 use super::aggregate::{self, AggCtx, AggParam};
 use super::binary::{self, BinaryCtx, Operand};
@@ -213,6 +214,9 @@ impl Default for Ops {
 pub struct Evaluator<'a> {
     /// Functions and operators.
     pub ops: Ops,
+    /// Where selectors read from (all at the start; `info` reads its info
+    /// series while evaluating, as Prometheus does).
+    pub queryable: &'a dyn Queryable,
     /// Lookback delta (ms).
     pub lookback: i64,
     /// Step of subqueries without one (ms).
@@ -341,7 +345,9 @@ impl<'a> Evaluator<'a> {
                 self.plan(&sq.expr, &sg, out);
             }
             Expr::Call(c) => {
-                for a in &c.args.args {
+                // info's second argument is a label selector, not data.
+                let n = if c.func.name == "info" { 1 } else { c.args.args.len() };
+                for a in c.args.args.iter().take(n) {
                     self.plan(unwrap_parens(a), &g, out);
                 }
             }
@@ -475,6 +481,7 @@ impl<'a> Evaluator<'a> {
             ("absent", Some(a)) => return self.eval_absent(a, g),
             ("absent_over_time", Some(a)) => return self.eval_absent_over_time(a, g),
             ("timestamp", Some(Expr::VectorSelector(vs))) => return self.eval_timestamp_of_selector(e, c, vs, g),
+            ("info", Some(_)) => return self.eval_info(&args, g),
             _ => {}
         }
         let f = (self.ops.lookup)(name)

@@ -537,6 +537,37 @@ fn label_replace_relabels_whole_series_once() {
     assert_eq!(e.message(), "vector cannot contain metrics with the same labelset");
 }
 
+#[test]
+fn info_adds_data_labels_of_matching_info_series() {
+    let q = Mem::new(vec![
+        ser("up", &[("instance", "a:1"), ("job", "j")], &[(0, 1.0)]),
+        ser("up", &[("instance", "b:1"), ("job", "j")], &[(0, 1.0)]),
+        ser("target_info", &[("instance", "a:1"), ("job", "j"), ("version", "1"), ("env", "p")], &[(0, 1.0)]),
+        ser("build_info", &[("instance", "b:1"), ("job", "j"), ("rev", "x")], &[(0, 1.0)]),
+    ]);
+    assert_eq!(
+        vector(instant(&q, "info(up)", 10 * S)),
+        vec![
+            ("up{env=\"p\", instance=\"a:1\", job=\"j\", version=\"1\"}".into(), 1.0),
+            ("up{instance=\"b:1\", job=\"j\"}".into(), 1.0),
+        ]
+    );
+    // Only the selected data labels; series without them are dropped.
+    assert_eq!(
+        vector(instant(&q, "info(up, {version=~\".+\"})", 10 * S)),
+        vec![("up{instance=\"a:1\", job=\"j\", version=\"1\"}".into(), 1.0)]
+    );
+    assert_eq!(
+        vector(instant(&q, "info(up, {__name__=\"build_info\"})", 10 * S)),
+        vec![
+            ("up{instance=\"a:1\", job=\"j\"}".into(), 1.0),
+            ("up{instance=\"b:1\", job=\"j\", rev=\"x\"}".into(), 1.0),
+        ]
+    );
+    // target_info itself is not enriched.
+    assert_eq!(vector(instant(&q, "info(target_info)", 10 * S)).len(), 1);
+}
+
 // --- positions in annotations ----------------------------------------------
 
 #[test]
