@@ -21,12 +21,16 @@ use promql_parser::parser::{AggregateExpr, BinaryExpr, Call, Expr, VectorSelecto
 use super::super::annotations::Annotations;
 use super::super::error::QueryError;
 use super::super::functions::{self, Arg, FnCtx, Window};
+use super::super::storage::Queryable;
 use super::super::value::{Label, Labels, Point, Sample, Series, METRIC_NAME};
 use super::aggregate::{self, AggCtx, AggParam};
 use super::binary::{self, BinaryCtx, Operand};
 use super::positions::{unwrap_parens, Positions};
 use super::selector::{self, RangeVal, SelectorStore, Windows};
-use super::steps::{cursors, gather, Assembler, FxMap, Grid, DUPLICATE_LABELSET};
+use super::steps::{
+    cursors, gather, gather_steps, merge_same_labels, step_block, step_counts, Assembler, FxMap, Grid,
+    DUPLICATE_LABELSET,
+};
 use super::subquery::{at_ms, duration_ms, offset_ms, subquery_grid, QueryTimes};
 
 /// The error for exceeding `max_samples`.
@@ -210,6 +214,9 @@ impl Default for Ops {
 pub struct Evaluator<'a> {
     /// Functions and operators.
     pub ops: Ops,
+    /// Where selectors read from (all at the start; `info` reads its info
+    /// series while evaluating, as Prometheus does).
+    pub queryable: &'a dyn Queryable,
     /// Lookback delta (ms).
     pub lookback: i64,
     /// Step of subqueries without one (ms).
@@ -226,6 +233,75 @@ pub struct Evaluator<'a> {
     pub limits: Limits,
     /// Warnings and infos.
     pub annotations: Annotations,
+}
+
+/// Series per block when a node is evaluated a block of series at a time.
+const SERIES_BLOCK: usize = 128;
+
+/// Instant-vector functions whose output sample depends on one input
+/// sample only, with the same labels: evaluated a block of series at a time.
+const ELEMENT_WISE: &[&str] = &[
+    "abs",
+    "ceil",
+    "floor",
+    "exp",
+    "sqrt",
+    "ln",
+    "log2",
+    "log10",
+    "round",
+    "sgn",
+    "clamp",
+    "clamp_min",
+    "clamp_max",
+    "acos",
+    "acosh",
+    "asin",
+    "asinh",
+    "atan",
+    "atanh",
+    "cos",
+    "cosh",
+    "sin",
+    "sinh",
+    "tan",
+    "tanh",
+    "deg",
+    "rad",
+    "timestamp",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "days_in_month",
+    "hour",
+    "minute",
+    "month",
+    "year",
+];
+
+/// The argument to split by series when a call's output series each depend
+/// on one series of it: the one range vector of a range-vector function,
+/// or the one instant vector of an element-wise function (all other
+/// arguments being scalars or strings).
+fn per_series_arg(name: &str, vals: &[Val]) -> Option<usize> {
+    let mut main = None;
+    for (i, v) in vals.iter().enumerate() {
+        match v {
+            Val::Scalar(_) | Val::Str(_) => {}
+            Val::Range(_) | Val::Vector(_) if main.is_some() => return None,
+            Val::Range(_) => main = Some(i),
+            Val::Vector(_) if ELEMENT_WISE.contains(&name) => main = Some(i),
+            Val::Vector(_) => return None,
+        }
+    }
+    main
+}
+
+/// A function and where its call sits in the query.
+struct CallSite {
+    f: functions::FnImpl,
+    arg_positions: Vec<Option<usize>>,
+    position: Option<usize>,
 }
 
 /// One argument of a call while stepping.
@@ -269,7 +345,9 @@ impl<'a> Evaluator<'a> {
                 self.plan(&sq.expr, &sg, out);
             }
             Expr::Call(c) => {
-                for a in &c.args.args {
+                // info's second argument is a label selector, not data.
+                let n = if c.func.name == "info" { 1 } else { c.args.args.len() };
+                for a in c.args.args.iter().take(n) {
                     self.plan(unwrap_parens(a), &g, out);
                 }
             }
@@ -403,6 +481,7 @@ impl<'a> Evaluator<'a> {
             ("absent", Some(a)) => return self.eval_absent(a, g),
             ("absent_over_time", Some(a)) => return self.eval_absent_over_time(a, g),
             ("timestamp", Some(Expr::VectorSelector(vs))) => return self.eval_timestamp_of_selector(e, c, vs, g),
+            ("info", Some(_)) => return self.eval_info(&args, g),
             _ => {}
         }
         let f = (self.ops.lookup)(name)
@@ -421,15 +500,133 @@ impl<'a> Evaluator<'a> {
         if g.len() > 1 && matches!(name, "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc") {
             self.annotations.warn(SORT_IN_RANGE_QUERY, self.positions.own(e));
         }
+        let call = CallSite {
+            f,
+            arg_positions: args.iter().map(|a| self.positions.outer(a)).collect(),
+            position: self.positions.own(e),
+        };
+        if c.func.return_type != ValueType::Scalar {
+            if let Some(main) = per_series_arg(name, &vals) {
+                return self.call_per_series(&call, &vals, main, g, original);
+            }
+        }
+        self.call_per_step(&call, name, c.func.return_type == ValueType::Scalar, &vals, g, original)
+    }
+
+    fn fn_ctx<'c>(&'c mut self, call: &'c CallSite, ts: i64) -> FnCtx<'c> {
+        FnCtx {
+            ts,
+            query_start: self.times.start,
+            query_end: self.times.end,
+            query_step: self.query_step,
+            arg_positions: &call.arg_positions,
+            position: call.position,
+            annotations: &mut self.annotations,
+        }
+    }
+
+    /// Calls a function whose output series each depend on one input series
+    /// only (range-vector functions, element-wise functions), a block of
+    /// series at a time over all steps: the block's data stays in cache.
+    /// Range-vector functions keep one output series per input series, as
+    /// Prometheus does; element-wise ones are checked for duplicates like
+    /// any instant-vector function.
+    fn call_per_series(
+        &mut self,
+        call: &CallSite,
+        vals: &[Val],
+        main: usize,
+        g: &Grid,
+        original: usize,
+    ) -> Result<Val, QueryError> {
+        let n = g.len();
+        let base = self.limits.samples;
+        let (series, range) = match &vals[main] {
+            Val::Vector(s) => (s.as_slice(), None),
+            Val::Range(r) => (r.series.as_slice(), Some(r)),
+            other => return Err(unexpected("function argument", other)),
+        };
+        let mut produced = 0usize;
+        let mut per_step = vec![0usize; if range.is_none() { n } else { 0 }];
+        let mut result = Vec::with_capacity(series.len());
+        let mut vbuf: Vec<Sample> = Vec::with_capacity(SERIES_BLOCK);
+        let mut wbuf: Vec<Window<'_>> = Vec::with_capacity(SERIES_BLOCK);
+        for block in series.chunks(SERIES_BLOCK) {
+            let mut asm = Assembler::with_steps(false, block.len(), n);
+            let mut cur = vec![0usize; block.len()];
+            let mut windows = Windows::new(if range.is_some() { block.len() } else { 0 });
+            for step in 0..n {
+                self.limits.tick()?;
+                let ts = g.ts(step);
+                let mut bounds = (0, 0);
+                if let Some(r) = range {
+                    bounds = r.bounds(ts);
+                    let largest = windows.at(block, bounds.0, bounds.1, &mut wbuf);
+                    if wbuf.is_empty() {
+                        continue;
+                    }
+                    self.limits.check(base + produced + largest)?;
+                } else {
+                    vbuf.clear();
+                    if gather(block, &mut cur, ts, &mut vbuf) == 0 {
+                        continue;
+                    }
+                }
+                let fargs: Vec<Arg<'_>> = vals
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| match v {
+                        _ if i == main && range.is_some() => {
+                            Arg::Matrix { windows: &wbuf, start: bounds.0, end: bounds.1 }
+                        }
+                        _ if i == main => Arg::Vector(&vbuf),
+                        Val::Scalar(s) => Arg::Scalar(s.get(step).copied().unwrap_or(f64::NAN)),
+                        Val::Str(s) => Arg::String(s),
+                        Val::Vector(_) | Val::Range(_) => Arg::Vector(&[]),
+                    })
+                    .collect();
+                let mut ctx = self.fn_ctx(call, ts);
+                let out = (call.f)(&mut ctx, &fargs)?;
+                drop(fargs);
+                produced += out.len();
+                if let Some(c) = per_step.get_mut(step) {
+                    *c += out.len();
+                }
+                asm.push_step(step, ts, out)?;
+            }
+            result.extend(asm.finish());
+        }
+        if range.is_none() {
+            // What Prometheus's step-by-step evaluation would have held.
+            let gathered = step_counts(series, g);
+            let mut done = 0;
+            for (out, gathered) in per_step.iter().zip(gathered) {
+                done += out;
+                self.limits.check(base + done + gathered)?;
+            }
+            if n > 1 {
+                result = merge_same_labels(result)?;
+            }
+        }
+        self.limits.samples = original + produced;
+        Ok(Val::Vector(result))
+    }
+
+    /// Calls a function once per step with all of that step's arguments.
+    fn call_per_step(
+        &mut self,
+        call: &CallSite,
+        name: &str,
+        scalar_result: bool,
+        vals: &[Val],
+        g: &Grid,
+        original: usize,
+    ) -> Result<Val, QueryError> {
         let has_range = vals.iter().any(|v| matches!(v, Val::Range(_)));
         // Label-changing functions must not produce one label set twice in a
         // step (Prometheus merges their series and fails on overlap); other
         // functions are checked like Prometheus's rangeEval does.
         let check_dups = matches!(name, "label_replace" | "label_join") || (!has_range && g.len() > 1);
-        let scalar_result = c.func.return_type == ValueType::Scalar;
-        let arg_positions: Vec<Option<usize>> = args.iter().map(|a| self.positions.outer(a)).collect();
-        let position = self.positions.own(e);
-
         let mut states: Vec<ArgState<'_>> = vals
             .iter()
             .map(|v| match v {
@@ -440,7 +637,7 @@ impl<'a> Evaluator<'a> {
                 }
                 Val::Range(r) => ArgState::Range {
                     r,
-                    windows: Windows::new(r),
+                    windows: Windows::new(r.series.len()),
                     buf: Vec::with_capacity(r.series.len()),
                     bounds: (0, 0),
                 },
@@ -449,7 +646,7 @@ impl<'a> Evaluator<'a> {
 
         let n = g.len();
         let mut scalars = Vec::with_capacity(if scalar_result { n } else { 0 });
-        let mut asm = Assembler::new(check_dups, vals.iter().map(val_width).max().unwrap_or(1));
+        let mut asm = Assembler::with_steps(check_dups, vals.iter().map(val_width).max().unwrap_or(1), n);
         let mut temp = self.limits.samples;
         for step in 0..n {
             self.limits.check_time()?;
@@ -463,9 +660,8 @@ impl<'a> Evaluator<'a> {
                         gathered += gather(series, cursors, ts, buf);
                     }
                     ArgState::Range { r, windows, buf, bounds } => {
-                        let (start, end, largest) = windows.at(r, ts, buf);
-                        *bounds = (start, end);
-                        largest_window = largest_window.max(largest);
+                        *bounds = r.bounds(ts);
+                        largest_window = largest_window.max(windows.at(&r.series, bounds.0, bounds.1, buf));
                     }
                     ArgState::Scalar(_) | ArgState::Str(_) => {}
                 }
@@ -480,16 +676,8 @@ impl<'a> Evaluator<'a> {
                     ArgState::Range { buf, bounds, .. } => Arg::Matrix { windows: buf, start: bounds.0, end: bounds.1 },
                 })
                 .collect();
-            let mut ctx = FnCtx {
-                ts,
-                query_start: self.times.start,
-                query_end: self.times.end,
-                query_step: self.query_step,
-                arg_positions: &arg_positions,
-                position,
-                annotations: &mut self.annotations,
-            };
-            let out = f(&mut ctx, &fargs)?;
+            let mut ctx = self.fn_ctx(call, ts);
+            let out = (call.f)(&mut ctx, &fargs)?;
             drop(fargs);
             self.limits.check(temp + gathered + largest_window + out.len())?;
             temp += out.len();
@@ -606,12 +794,13 @@ impl<'a> Evaluator<'a> {
             Val::Range(r) => r,
             other => return Err(unexpected("argument of absent_over_time", &other)),
         };
-        let mut windows = Windows::new(&r);
+        let mut windows = Windows::new(r.series.len());
         let mut buf = Vec::new();
         let mut present = Vec::with_capacity(g.len());
         for ts in g.times() {
-            self.limits.tick()?;
-            windows.at(&r, ts, &mut buf);
+            self.limits.check_time()?;
+            let (start, end) = r.bounds(ts);
+            windows.at(&r.series, start, end, &mut buf);
             present.push(!buf.is_empty());
         }
         Ok(self.absent_result(absent_labels(arg), &present, g, original))
@@ -644,45 +833,61 @@ impl<'a> Evaluator<'a> {
         let at = at_ms(&vs.at, self.times);
         let mut sample_times = Vec::new();
         let limits = &mut self.limits;
-        let series = selector::instant_vector(raw, g, off, at, self.lookback, Some(&mut sample_times), |n| {
-            limits.tick()?;
-            limits.add(n)
-        })?;
-        let arg_positions = [self.positions.outer(unwrap_parens(&c.args.args[0]))];
-        let position = self.positions.own(e);
-        let mut cur = cursors(&series);
-        let mut buf = Vec::with_capacity(series.len());
-        let mut asm = Assembler::new(g.len() > 1, series.len());
-        let mut temp = self.limits.samples;
-        for step in 0..g.len() {
-            self.limits.check_time()?;
-            let ts = g.ts(step);
-            buf.clear();
-            for (i, s) in series.iter().enumerate() {
-                if let Some(p) = s.points.get(cur[i]) {
-                    if p.t == ts {
-                        let t = sample_times[i][cur[i]];
-                        buf.push(Sample { labels: s.labels.clone(), t, v: p.v, drop_name: false });
-                        cur[i] += 1;
+        // Prometheus reads these samples step by step inside the call (they
+        // count per step below), it does not hold the selector's result.
+        let series =
+            selector::instant_vector(raw, g, off, at, self.lookback, Some(&mut sample_times), |_| limits.tick())?;
+        let call = CallSite {
+            f,
+            arg_positions: vec![self.positions.outer(unwrap_parens(&c.args.args[0]))],
+            position: self.positions.own(e),
+        };
+        // Element-wise: a block of series at a time, like call_per_series.
+        let n = g.len();
+        let base = self.limits.samples;
+        let mut per_step = vec![0usize; n];
+        let mut produced = 0usize;
+        let mut result = Vec::with_capacity(series.len());
+        let mut buf = Vec::with_capacity(SERIES_BLOCK);
+        for (block, times) in series.chunks(SERIES_BLOCK).zip(sample_times.chunks(SERIES_BLOCK)) {
+            let mut asm = Assembler::with_steps(false, block.len(), n);
+            let mut cur = vec![0usize; block.len()];
+            for (step, count) in per_step.iter_mut().enumerate() {
+                self.limits.tick()?;
+                let ts = g.ts(step);
+                buf.clear();
+                for (i, s) in block.iter().enumerate() {
+                    if let Some(p) = s.points.get(cur[i]) {
+                        if p.t == ts {
+                            let t = times[i][cur[i]];
+                            buf.push(Sample { labels: s.labels.clone(), t, v: p.v, drop_name: false });
+                            cur[i] += 1;
+                        }
                     }
                 }
+                if buf.is_empty() {
+                    continue;
+                }
+                let mut ctx = self.fn_ctx(&call, ts);
+                let out = (call.f)(&mut ctx, &[Arg::Vector(&buf)])?;
+                produced += out.len();
+                *count += out.len();
+                asm.push_step(step, ts, out)?;
             }
-            let mut ctx = FnCtx {
-                ts,
-                query_start: self.times.start,
-                query_end: self.times.end,
-                query_step: self.query_step,
-                arg_positions: &arg_positions,
-                position,
-                annotations: &mut self.annotations,
-            };
-            let out = f(&mut ctx, &[Arg::Vector(&buf)])?;
-            self.limits.check(temp + buf.len() + out.len())?;
-            temp += out.len();
-            asm.push_step(step, ts, out)?;
+            result.extend(asm.finish());
         }
-        self.limits.samples = original + asm.total();
-        Ok(Val::Vector(asm.finish()))
+        // Prometheus counts each sample as it reads it, then the output.
+        let gathered = step_counts(&series, g);
+        let mut done = 0;
+        for (out, gathered) in per_step.iter().zip(gathered) {
+            done += out;
+            self.limits.check(base + done + gathered)?;
+        }
+        if n > 1 {
+            result = merge_same_labels(result)?;
+        }
+        self.limits.samples = original + produced;
+        Ok(Val::Vector(result))
     }
 
     // ---------------------------------------------------------------------
@@ -702,23 +907,33 @@ impl<'a> Evaluator<'a> {
         let position = self.positions.own(e);
         let param_position = a.param.as_deref().and_then(|p| self.positions.arg(p));
         let takes_scalar = matches!(op, T_TOPK | T_BOTTOMK | T_QUANTILE | T_LIMITK | T_LIMIT_RATIO);
+        let n = g.len();
         let mut cur = cursors(&series);
-        let mut asm = Assembler::new(op == T_COUNT_VALUES && g.len() > 1, series.len().min(1024));
-        for step in 0..g.len() {
+        let mut asm = Assembler::with_steps(op == T_COUNT_VALUES && n > 1, series.len().min(1024), n);
+        let k = step_block(series.len(), n);
+        let mut inputs: Vec<Vec<Sample>> = Vec::with_capacity(k);
+        let mut first = 0;
+        while first < n {
             self.limits.check_time()?;
-            let ts = g.ts(step);
-            let mut input = Vec::with_capacity(series.len());
-            let gathered = gather(&series, &mut cur, ts, &mut input);
-            self.limits.check(self.limits.samples + gathered)?;
-            let p = match &param {
-                Some(Val::Scalar(v)) if takes_scalar => AggParam::Scalar(v.get(step).copied().unwrap_or(f64::NAN)),
-                Some(Val::Str(s)) => AggParam::String(s),
-                Some(other) if takes_scalar => return Err(unexpected("aggregation parameter", other)),
-                _ => AggParam::None,
-            };
-            let mut ctx = AggCtx { ts, position, param_position, annotations: &mut self.annotations };
-            let out = (self.ops.aggregate)(a, p, input, &mut ctx)?;
-            asm.push_step(step, ts, out)?;
+            let k = k.min(n - first);
+            inputs.clear();
+            inputs.resize_with(k, || Vec::with_capacity(series.len()));
+            gather_steps(&series, &mut cur, g, first, &mut inputs);
+            for (i, input) in inputs.drain(..).enumerate() {
+                let step = first + i;
+                let ts = g.ts(step);
+                self.limits.check(self.limits.samples + input.len())?;
+                let p = match &param {
+                    Some(Val::Scalar(v)) if takes_scalar => AggParam::Scalar(v.get(step).copied().unwrap_or(f64::NAN)),
+                    Some(Val::Str(s)) => AggParam::String(s),
+                    Some(other) if takes_scalar => return Err(unexpected("aggregation parameter", other)),
+                    _ => AggParam::None,
+                };
+                let mut ctx = AggCtx { ts, position, param_position, annotations: &mut self.annotations };
+                let out = (self.ops.aggregate)(a, p, input, &mut ctx)?;
+                asm.push_step(step, ts, out)?;
+            }
+            first += k;
         }
         self.limits.samples = original + asm.total();
         Ok(Val::Vector(asm.finish()))
@@ -729,43 +944,136 @@ impl<'a> Evaluator<'a> {
         let lhs = self.eval(&b.lhs, g)?;
         let rhs = self.eval(&b.rhs, g)?;
         let position = self.positions.own(e);
-        let n = g.len();
-        let scalar_result = matches!((&lhs, &rhs), (Val::Scalar(_), Val::Scalar(_)));
-        let mut lcur = side_cursors(&lhs)?;
-        let mut rcur = side_cursors(&rhs)?;
-        let mut scalars = Vec::with_capacity(if scalar_result { n } else { 0 });
-        let mut asm = Assembler::new(n > 1, val_width(&lhs).max(val_width(&rhs)));
-        let mut temp = self.limits.samples;
-        for step in 0..n {
-            self.limits.check_time()?;
-            let ts = g.ts(step);
-            let (l, lg) = operand(&lhs, &mut lcur, step, ts);
-            let (r, rg) = operand(&rhs, &mut rcur, step, ts);
-            self.limits.check(temp + lg + rg)?;
-            let mut ctx = BinaryCtx { ts, position, annotations: &mut self.annotations };
-            match (self.ops.binary)(b, l, r, &mut ctx)? {
-                Operand::Scalar(v) if scalar_result => {
-                    scalars.push(v);
-                    temp += 1;
+        match (&lhs, &rhs) {
+            (Val::Scalar(l), Val::Scalar(r)) => {
+                let mut out = Vec::with_capacity(g.len());
+                for step in 0..g.len() {
+                    let ts = g.ts(step);
+                    let (l, r) = (l.get(step).copied().unwrap_or(f64::NAN), r.get(step).copied().unwrap_or(f64::NAN));
+                    let mut ctx = BinaryCtx { ts, position, annotations: &mut self.annotations };
+                    out.push(match (self.ops.binary)(b, Operand::Scalar(l), Operand::Scalar(r), &mut ctx)? {
+                        Operand::Scalar(v) => v,
+                        Operand::Vector(v) => v.first().map_or(f64::NAN, |s| s.v),
+                    });
                 }
-                Operand::Vector(out) if !scalar_result => {
-                    self.limits.check(temp + lg + rg + out.len())?;
-                    temp += out.len();
-                    asm.push_step(step, ts, out)?;
-                }
-                Operand::Vector(out) => scalars.push(out.first().map_or(f64::NAN, |s| s.v)),
-                Operand::Scalar(_) => {
-                    return Err(QueryError::Internal("binary operator returned a scalar for vector operands".into()))
-                }
+                self.limits.samples = original + out.len();
+                Ok(Val::Scalar(out))
+            }
+            (Val::Vector(v), Val::Scalar(s)) => self.binary_vector_scalar(b, position, v, s, false, g, original),
+            (Val::Scalar(s), Val::Vector(v)) => self.binary_vector_scalar(b, position, v, s, true, g, original),
+            (Val::Vector(l), Val::Vector(r)) => self.binary_vectors(b, position, l, r, g, original),
+            (l, r) => {
+                Err(unexpected("binary operand", if matches!(l, Val::Vector(_) | Val::Scalar(_)) { r } else { l }))
             }
         }
-        if scalar_result {
-            self.limits.samples = original + scalars.len();
-            Ok(Val::Scalar(scalars))
-        } else {
-            self.limits.samples = original + asm.total();
-            Ok(Val::Vector(asm.finish()))
+    }
+
+    /// A vector and a scalar: each output sample depends on one input
+    /// series, so series are processed a block at a time over all steps.
+    #[allow(clippy::too_many_arguments)]
+    fn binary_vector_scalar(
+        &mut self,
+        b: &BinaryExpr,
+        position: Option<usize>,
+        series: &[Series],
+        scalar: &[f64],
+        scalar_left: bool,
+        g: &Grid,
+        original: usize,
+    ) -> Result<Val, QueryError> {
+        let n = g.len();
+        let base = self.limits.samples;
+        let mut per_step = vec![0usize; n];
+        let mut produced = 0usize;
+        let mut result = Vec::with_capacity(series.len());
+        for block in series.chunks(SERIES_BLOCK) {
+            let mut asm = Assembler::with_steps(false, block.len(), n);
+            let mut cur = vec![0usize; block.len()];
+            for (step, count) in per_step.iter_mut().enumerate() {
+                self.limits.tick()?;
+                let ts = g.ts(step);
+                let mut vec = Vec::with_capacity(block.len());
+                if gather(block, &mut cur, ts, &mut vec) == 0 {
+                    continue;
+                }
+                let x = Operand::Scalar(scalar.get(step).copied().unwrap_or(f64::NAN));
+                let (l, r) = if scalar_left { (x, Operand::Vector(vec)) } else { (Operand::Vector(vec), x) };
+                let mut ctx = BinaryCtx { ts, position, annotations: &mut self.annotations };
+                let out = match (self.ops.binary)(b, l, r, &mut ctx)? {
+                    Operand::Vector(out) => out,
+                    Operand::Scalar(_) => {
+                        return Err(QueryError::Internal(
+                            "binary operator returned a scalar for a vector operand".into(),
+                        ))
+                    }
+                };
+                produced += out.len();
+                *count += out.len();
+                asm.push_step(step, ts, out)?;
+            }
+            result.extend(asm.finish());
         }
+        let gathered = step_counts(series, g);
+        let mut done = 0;
+        for (out, gathered) in per_step.iter().zip(gathered) {
+            done += out;
+            self.limits.check(base + done + gathered)?;
+        }
+        if n > 1 {
+            result = merge_same_labels(result)?;
+        }
+        self.limits.samples = original + produced;
+        Ok(Val::Vector(result))
+    }
+
+    /// Two vectors: every step needs both sides whole.
+    fn binary_vectors(
+        &mut self,
+        b: &BinaryExpr,
+        position: Option<usize>,
+        lhs: &[Series],
+        rhs: &[Series],
+        g: &Grid,
+        original: usize,
+    ) -> Result<Val, QueryError> {
+        let n = g.len();
+        let (mut lcur, mut rcur) = (cursors(lhs), cursors(rhs));
+        let mut asm = Assembler::with_steps(n > 1, lhs.len().max(rhs.len()), n);
+        let mut temp = self.limits.samples;
+        let k = step_block(lhs.len() + rhs.len(), n);
+        let (mut ls, mut rs): (Vec<Vec<Sample>>, Vec<Vec<Sample>>) = (Vec::new(), Vec::new());
+        let mut first = 0;
+        while first < n {
+            self.limits.check_time()?;
+            let k = k.min(n - first);
+            ls.clear();
+            ls.resize_with(k, || Vec::with_capacity(lhs.len()));
+            rs.clear();
+            rs.resize_with(k, || Vec::with_capacity(rhs.len()));
+            gather_steps(lhs, &mut lcur, g, first, &mut ls);
+            gather_steps(rhs, &mut rcur, g, first, &mut rs);
+            for (i, (l, r)) in ls.drain(..).zip(rs.drain(..)).enumerate() {
+                let step = first + i;
+                let ts = g.ts(step);
+                let gathered = l.len() + r.len();
+                self.limits.check(temp + gathered)?;
+                let mut ctx = BinaryCtx { ts, position, annotations: &mut self.annotations };
+                let out = match (self.ops.binary)(b, Operand::Vector(l), Operand::Vector(r), &mut ctx)? {
+                    Operand::Vector(out) => out,
+                    Operand::Scalar(_) => {
+                        return Err(QueryError::Internal(
+                            "binary operator returned a scalar for vector operands".into(),
+                        ))
+                    }
+                };
+                self.limits.check(temp + gathered + out.len())?;
+                temp += out.len();
+                asm.push_step(step, ts, out)?;
+            }
+            first += k;
+        }
+        self.limits.samples = original + asm.total();
+        Ok(Val::Vector(asm.finish()))
     }
 }
 
@@ -775,27 +1083,6 @@ fn val_width(v: &Val) -> usize {
         Val::Vector(s) => s.len(),
         Val::Range(r) => r.series.len(),
         _ => 1,
-    }
-}
-
-fn side_cursors(v: &Val) -> Result<Vec<usize>, QueryError> {
-    match v {
-        Val::Vector(s) => Ok(cursors(s)),
-        Val::Scalar(_) => Ok(Vec::new()),
-        other => Err(unexpected("binary operand", other)),
-    }
-}
-
-/// One side of a binary operation at a step, and how many samples it holds.
-fn operand(v: &Val, cur: &mut [usize], step: usize, ts: i64) -> (Operand, usize) {
-    match v {
-        Val::Scalar(s) => (Operand::Scalar(s.get(step).copied().unwrap_or(f64::NAN)), 0),
-        Val::Vector(series) => {
-            let mut out = Vec::with_capacity(series.len());
-            let n = gather(series, cur, ts, &mut out);
-            (Operand::Vector(out), n)
-        }
-        _ => (Operand::Vector(Vec::new()), 0),
     }
 }
 

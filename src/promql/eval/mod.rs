@@ -14,11 +14,13 @@
 //! | [`subquery`] | `offset`, `@` and subquery step alignment |
 //! | [`steps`] | step grids, per-step gathering and reassembly of series |
 //! | [`positions`] | byte offsets of AST nodes in the query text, for annotations |
+//! | [`info`] | the experimental `info()` function, which selects info series while evaluating |
 //! | [`aggregate`], [`binary`] | aggregation and binary operators at one step |
 
 pub mod aggregate;
 pub mod binary;
 pub mod evaluator;
+pub mod info;
 pub mod positions;
 pub mod selector;
 pub mod steps;
@@ -154,6 +156,7 @@ impl Engine {
         let positions = Positions::compute(query, expr);
         let mut ev = Evaluator {
             ops,
+            queryable: q,
             lookback: self.opts.lookback_ms,
             default_subquery_step: self.opts.default_subquery_step_ms.max(1),
             positions: &positions,
@@ -198,9 +201,10 @@ fn finish(ev: &mut Evaluator<'_>, val: Val, grid: &Grid, instant: bool) -> Resul
                 Value::Vector(out)
             }
             Val::Range(r) => {
-                let mut windows = Windows::new(&r);
+                let mut windows = Windows::new(r.series.len());
                 let mut buf = Vec::new();
-                windows.at(&r, t, &mut buf);
+                let (start, end) = r.bounds(t);
+                windows.at(&r.series, start, end, &mut buf);
                 let mut out = Vec::with_capacity(buf.len());
                 for w in &buf {
                     ev.limits.add(w.points.len())?;

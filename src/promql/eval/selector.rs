@@ -219,27 +219,26 @@ impl RangeVal {
     }
 }
 
-/// Moving pointers that cut windows out of a [`RangeVal`] at increasing
-/// step times.
+/// Moving pointers that cut windows out of a list of series at
+/// increasing step times.
 pub struct Windows {
     lo: Vec<usize>,
     hi: Vec<usize>,
 }
 
 impl Windows {
-    /// Pointers at the start of every series.
-    pub fn new(r: &RangeVal) -> Self {
-        Self { lo: vec![0; r.series.len()], hi: vec![0; r.series.len()] }
+    /// Pointers at the start of `n` series.
+    pub fn new(n: usize) -> Self {
+        Self { lo: vec![0; n], hi: vec![0; n] }
     }
 
-    /// Fills `out` with the non-empty windows at step time `ts` (which must
-    /// not decrease between calls) and returns `(start, end, largest
-    /// window)`.
-    pub fn at<'a>(&mut self, r: &'a RangeVal, ts: i64, out: &mut Vec<Window<'a>>) -> (i64, i64, usize) {
+    /// Fills `out` with the non-empty windows `(start, end]` of `series`
+    /// (the same series at every call, `end` not decreasing between calls)
+    /// and returns the largest window's length.
+    pub fn at<'a>(&mut self, series: &'a [Series], start: i64, end: i64, out: &mut Vec<Window<'a>>) -> usize {
         out.clear();
-        let (start, end) = r.bounds(ts);
         let mut largest = 0;
-        for (i, s) in r.series.iter().enumerate() {
+        for (i, s) in series.iter().enumerate() {
             let pts = &s.points;
             self.hi[i] = advance(pts, self.hi[i], end);
             self.lo[i] = advance(pts, self.lo[i].min(self.hi[i]), start).min(self.hi[i]);
@@ -249,7 +248,7 @@ impl Windows {
                 out.push(Window { labels: &s.labels, points: &pts[lo..hi], drop_name: s.drop_name });
             }
         }
-        (start, end, largest)
+        largest
     }
 }
 
@@ -287,15 +286,17 @@ mod tests {
             ..Default::default()
         };
         r.offset = 0;
-        let mut w = Windows::new(&r);
+        let mut w = Windows::new(r.series.len());
         let mut out = Vec::new();
-        let (s, e, largest) = w.at(&r, 20, &mut out);
-        assert_eq!((s, e, largest), (5, 20, 2));
+        assert_eq!(r.bounds(20), (5, 20));
+        assert_eq!(w.at(&r.series, 5, 20, &mut out), 2);
         assert_eq!(out[0].points.len(), 2);
-        w.at(&r, 40, &mut out);
+        let (s, e) = r.bounds(40);
+        w.at(&r.series, s, e, &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].points, &[Point { t: 30, v: 4.0 }]);
-        w.at(&r, 45, &mut out);
+        let (s, e) = r.bounds(45);
+        w.at(&r.series, s, e, &mut out);
         assert!(out.is_empty());
     }
 }

@@ -149,6 +149,91 @@ pub fn gather(series: &[Series], cursors: &mut [usize], ts: i64, out: &mut Vec<S
     out.len() - before
 }
 
+/// Gathers the samples of steps `first .. first + outs.len()` at once: the
+/// samples of step `first + k` are appended to `outs[k]`. Reading each
+/// series for several steps in a row is much kinder to caches than reading
+/// all series once per step.
+pub fn gather_steps(series: &[Series], cursors: &mut [usize], g: &Grid, first: usize, outs: &mut [Vec<Sample>]) {
+    if outs.is_empty() {
+        return;
+    }
+    let t0 = g.ts(first);
+    let last = g.ts(first + outs.len() - 1);
+    for (s, c) in series.iter().zip(cursors.iter_mut()) {
+        while let Some(p) = s.points.get(*c) {
+            if p.t > last {
+                break;
+            }
+            *c += 1;
+            if p.t < t0 {
+                continue;
+            }
+            let k = ((p.t - t0) / g.interval) as usize;
+            outs[k].push(Sample { labels: s.labels.clone(), t: p.t, v: p.v, drop_name: s.drop_name });
+        }
+    }
+}
+
+/// How many steps to gather at once for `width` series: about a million
+/// samples, at most 64 steps.
+pub fn step_block(width: usize, steps: usize) -> usize {
+    (1_000_000 / width.max(1)).clamp(1, 64).min(steps.max(1))
+}
+
+/// Number of points of `series` at each step of `g`.
+pub fn step_counts(series: &[Series], g: &Grid) -> Vec<usize> {
+    let mut counts = vec![0usize; g.len()];
+    for s in series {
+        for p in &s.points {
+            if let Some(c) = counts.get_mut(((p.t - g.start) / g.interval) as usize) {
+                *c += 1;
+            }
+        }
+    }
+    counts
+}
+
+/// Merges series with equal label sets (as produced step by step, Prometheus
+/// keeps one series per label set); an error if two have a point at the same
+/// time. Order of first appearance is kept.
+pub fn merge_same_labels(series: Vec<Series>) -> Result<Vec<Series>, QueryError> {
+    let mut index: FxMap<&Labels, usize> = FxMap::default();
+    let mut dup = false;
+    for (i, s) in series.iter().enumerate() {
+        if index.insert(&*s.labels, i).is_some() {
+            dup = true;
+            break;
+        }
+    }
+    drop(index);
+    if !dup {
+        return Ok(series);
+    }
+    let mut index: FxMap<Arc<Labels>, usize> = FxMap::default();
+    let mut merged: Vec<Series> = Vec::with_capacity(series.len());
+    let mut collided = vec![];
+    for s in series {
+        match index.get(&*s.labels) {
+            Some(&i) => {
+                merged[i].points.extend_from_slice(&s.points);
+                collided.push(i);
+            }
+            None => {
+                index.insert(s.labels.clone(), merged.len());
+                merged.push(s);
+            }
+        }
+    }
+    for i in collided {
+        let pts = &mut merged[i].points;
+        pts.sort_by_key(|p| p.t);
+        if pts.windows(2).any(|w| w[0].t == w[1].t) {
+            return Err(QueryError::execution(DUPLICATE_LABELSET));
+        }
+    }
+    Ok(merged)
+}
+
 /// Collects per-step output vectors into series.
 pub struct Assembler {
     series: Vec<Series>,
@@ -166,11 +251,19 @@ pub struct Assembler {
     check_dups: bool,
     /// Points added so far.
     total: usize,
+    /// Steps of the grid, to size new series.
+    steps: usize,
 }
 
 impl Assembler {
     /// An empty assembler; `capacity` is a guess of the number of series.
     pub fn new(check_dups: bool, capacity: usize) -> Self {
+        Self::with_steps(check_dups, capacity, 0)
+    }
+
+    /// An assembler for a grid of `steps` steps (new series reserve room
+    /// for the steps left, up to a bound).
+    pub fn with_steps(check_dups: bool, capacity: usize, steps: usize) -> Self {
         Self {
             series: Vec::with_capacity(capacity),
             last_step: Vec::with_capacity(capacity),
@@ -179,6 +272,7 @@ impl Assembler {
             hint: Vec::new(),
             check_dups,
             total: 0,
+            steps,
         }
     }
 
@@ -205,7 +299,8 @@ impl Assembler {
         let idx = self.series.len();
         self.by_ptr.insert(Arc::as_ptr(&labels) as usize, idx);
         self.by_labels.insert(labels.clone(), idx);
-        self.series.push(Series { labels, points: Vec::new(), drop_name });
+        let room = self.steps.saturating_sub(step).min(64);
+        self.series.push(Series { labels, points: Vec::with_capacity(room), drop_name });
         self.last_step.push(step);
         idx
     }
@@ -283,6 +378,39 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].points, vec![Point { t: 0, v: 1.0 }, Point { t: 10, v: 4.0 }, Point { t: 20, v: 1.0 }]);
         assert_eq!(out[1].points, vec![Point { t: 0, v: 2.0 }, Point { t: 10, v: 3.0 }]);
+    }
+
+    #[test]
+    fn gather_steps_splits_by_step_and_merge_checks_overlap() {
+        let g = Grid { start: 0, end: 30, interval: 10 };
+        let series = vec![
+            Series {
+                labels: lbl("1"),
+                points: vec![Point { t: 0, v: 1.0 }, Point { t: 20, v: 3.0 }],
+                drop_name: false,
+            },
+            Series {
+                labels: lbl("2"),
+                points: vec![Point { t: 10, v: 2.0 }, Point { t: 30, v: 4.0 }],
+                drop_name: false,
+            },
+        ];
+        let mut c = cursors(&series);
+        let mut outs = vec![Vec::new(); 3];
+        gather_steps(&series, &mut c, &g, 0, &mut outs);
+        assert_eq!(outs.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1, 1]);
+        assert_eq!(outs[2][0].v, 3.0);
+        let mut rest = vec![Vec::new()];
+        gather_steps(&series, &mut c, &g, 3, &mut rest);
+        assert_eq!(rest[0][0].v, 4.0);
+        assert_eq!(step_counts(&series, &g), vec![1, 1, 1, 1]);
+
+        let a = Series { labels: lbl("1"), points: vec![Point { t: 10, v: 1.0 }], drop_name: false };
+        let b = Series { labels: lbl("1"), points: vec![Point { t: 0, v: 2.0 }], drop_name: false };
+        let merged = merge_same_labels(vec![a.clone(), b]).unwrap();
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged[0].points[0].t, 0);
+        assert!(merge_same_labels(vec![a.clone(), a]).is_err());
     }
 
     #[test]

@@ -537,6 +537,37 @@ fn label_replace_relabels_whole_series_once() {
     assert_eq!(e.message(), "vector cannot contain metrics with the same labelset");
 }
 
+#[test]
+fn info_adds_data_labels_of_matching_info_series() {
+    let q = Mem::new(vec![
+        ser("up", &[("instance", "a:1"), ("job", "j")], &[(0, 1.0)]),
+        ser("up", &[("instance", "b:1"), ("job", "j")], &[(0, 1.0)]),
+        ser("target_info", &[("instance", "a:1"), ("job", "j"), ("version", "1"), ("env", "p")], &[(0, 1.0)]),
+        ser("build_info", &[("instance", "b:1"), ("job", "j"), ("rev", "x")], &[(0, 1.0)]),
+    ]);
+    assert_eq!(
+        vector(instant(&q, "info(up)", 10 * S)),
+        vec![
+            ("up{env=\"p\", instance=\"a:1\", job=\"j\", version=\"1\"}".into(), 1.0),
+            ("up{instance=\"b:1\", job=\"j\"}".into(), 1.0),
+        ]
+    );
+    // Only the selected data labels; series without them are dropped.
+    assert_eq!(
+        vector(instant(&q, "info(up, {version=~\".+\"})", 10 * S)),
+        vec![("up{instance=\"a:1\", job=\"j\", version=\"1\"}".into(), 1.0)]
+    );
+    assert_eq!(
+        vector(instant(&q, "info(up, {__name__=\"build_info\"})", 10 * S)),
+        vec![
+            ("up{instance=\"a:1\", job=\"j\"}".into(), 1.0),
+            ("up{instance=\"b:1\", job=\"j\", rev=\"x\"}".into(), 1.0),
+        ]
+    );
+    // target_info itself is not enriched.
+    assert_eq!(vector(instant(&q, "info(target_info)", 10 * S)).len(), 1);
+}
+
 // --- positions in annotations ----------------------------------------------
 
 #[test]
@@ -597,4 +628,112 @@ fn the_real_engine_answers_selectors_without_the_other_modules() {
     let expr = crate::promql::parse("x offset 1s").unwrap();
     let out = engine().instant(&q, "x offset 1s", &expr, 1000).unwrap();
     assert_eq!(vector(out.value), vec![("x{}".into(), 1.0)]);
+}
+
+/// Brute-force value of an instant selector (5m lookback) at `t`.
+fn reference_value(points: &[Point], t: i64) -> Option<f64> {
+    let p = points.iter().rev().find(|p| p.t <= t)?;
+    (p.t > t - 5 * M && !crate::promql::value::is_stale_marker(p.v)).then_some(p.v)
+}
+
+#[test]
+fn blocked_evaluation_matches_a_reference_across_block_boundaries() {
+    // 300 series (several blocks) with different gaps and stale markers.
+    let raw: Vec<RawSeries> = (0..300)
+        .map(|i: i64| {
+            let pts: Vec<(i64, f64)> =
+                every(0, 1800, 15 + (i % 7) * 15, |t| (i * 1000 + t) as f64 * if i % 2 == 0 { 1.0 } else { -1.0 })
+                    .into_iter()
+                    .filter(|(t, _)| (t / 60 + i) % 11 != 0)
+                    .map(|(t, v)| if (t / 15 + i) % 37 == 0 { (t, stale()) } else { (t, v) })
+                    .collect();
+            ser("x", &[("i", &format!("{i:03}"))], &pts)
+        })
+        .collect();
+    let q = Mem::new(raw.clone());
+    let (start, end, step) = (300 * S, 1800 * S, 30 * S);
+    let expect = |f: &dyn Fn(f64) -> f64| -> Vec<(String, Vec<(i64, f64)>)> {
+        let mut rows: Vec<(String, Vec<(i64, f64)>)> = raw
+            .iter()
+            .map(|s| {
+                let pts = (0..)
+                    .map(|k| start + k * step)
+                    .take_while(|t| *t <= end)
+                    .filter_map(|t| reference_value(&s.points, t).map(|v| (t, f(v))))
+                    .collect();
+                let l: Vec<_> = s.labels.iter().filter(|l| l.name != METRIC_NAME).cloned().collect();
+                (Labels::from_sorted(l).to_string(), pts)
+            })
+            .filter(|(_, p): &(String, Vec<_>)| !p.is_empty())
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows
+    };
+    assert_eq!(matrix(range(&q, "abs(x)", start, end, step)), expect(&|v| v.abs()));
+    assert_eq!(matrix(range(&q, "x * 2", start, end, step)), expect(&|v| v * 2.0));
+    assert_eq!(matrix(range(&q, "3 - x", start, end, step)), expect(&|v| 3.0 - v));
+    assert_eq!(matrix(range(&q, "x - x", start, end, step)), expect(&|_| 0.0));
+    // Range-vector function over blocks: count of non-stale samples in (t-1m, t].
+    let m = matrix(range(&q, "count_over_time(x[1m])", start, end, step));
+    let mut want: Vec<(String, Vec<(i64, f64)>)> = raw
+        .iter()
+        .map(|s| {
+            let pts = (0..)
+                .map(|k| start + k * step)
+                .take_while(|t| *t <= end)
+                .filter_map(|t| {
+                    let n = s
+                        .points
+                        .iter()
+                        .filter(|p| p.t > t - M && p.t <= t && !crate::promql::value::is_stale_marker(p.v))
+                        .count();
+                    (n > 0).then_some((t, n as f64))
+                })
+                .collect();
+            let l: Vec<_> = s.labels.iter().filter(|l| l.name != METRIC_NAME).cloned().collect();
+            (Labels::from_sorted(l).to_string(), pts)
+        })
+        .filter(|(_, p): &(String, Vec<_>)| !p.is_empty())
+        .collect();
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(m, want);
+    // sum over steps gathered in blocks.
+    let m = matrix(range(&q, "sum(x)", start, end, step));
+    let sums: Vec<(i64, f64)> = (0..)
+        .map(|k| start + k * step)
+        .take_while(|t| *t <= end)
+        .filter_map(|t| {
+            let vals: Vec<f64> = raw.iter().filter_map(|s| reference_value(&s.points, t)).collect();
+            (!vals.is_empty()).then(|| (t, vals.iter().sum()))
+        })
+        .collect();
+    assert_eq!(m, vec![("{}".to_string(), sums)]);
+}
+
+/// Timing of range queries over 100k series (run with `--ignored --nocapture`).
+#[test]
+#[ignore]
+fn perf_range_queries_over_100k_series() {
+    let n = 100_000;
+    let series: Vec<_> = (0..n)
+        .map(|i| {
+            let i = i.to_string();
+            ser("x", &[("instance", &i), ("job", "j")], &every(0, 3600, 15, |t| t as f64))
+        })
+        .collect();
+    let q = Mem::new(series);
+    for query in [
+        "x",
+        "count_over_time(x[5m])",
+        "abs(x)",
+        "sum(x)",
+        "x * 2",
+        "label_replace(x, \"a\", \"b\", \"job\", \".*\")",
+        "-x",
+        "count_over_time(x[5m:1m])",
+    ] {
+        let t = std::time::Instant::now();
+        let m = range(&q, query, 600 * S, 3600 * S, 15 * S);
+        eprintln!("{query:50} {:>8.3}s  {} series", t.elapsed().as_secs_f64(), m.len());
+    }
 }
