@@ -11,6 +11,7 @@
 //! | [`value`] | results: scalars, strings, vectors, matrices, and label-set helpers |
 //! | [`error`] | query errors and their Prometheus `errorType` |
 //! | [`annotations`] | warnings and infos attached to a result |
+//! | `literals` | string literals Go decodes to bytes that are not UTF-8 (refused) |
 //! | [`storage`] | the [`Queryable`] source of raw series, and its implementation over [`rampart_storage::Db`] |
 //! | [`eval`] | the evaluator: selectors, lookback and staleness, `offset`/`@`, subqueries, aggregations, binary operators |
 //! | [`functions`] | every PromQL function, evaluated one step at a time |
@@ -21,6 +22,7 @@ pub mod error;
 pub mod eval;
 pub mod functions;
 pub mod gocompat;
+mod literals;
 pub mod storage;
 pub mod value;
 
@@ -35,5 +37,6 @@ pub use value::{Point, Sample, Series, Value};
 pub fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
     static EXTENSIONS: std::sync::Once = std::sync::Once::new();
     EXTENSIONS.call_once(functions::register_parser_extensions);
+    literals::check_utf8(query)?;
     promql_parser::parser::parse(query).map_err(|e| QueryError::BadData(format!("1:1: parse error: {e}")))
 }

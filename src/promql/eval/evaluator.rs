@@ -700,8 +700,9 @@ impl<'a> Evaluator<'a> {
     /// `label_replace` and `label_join` only change labels: call them once
     /// with one sample per series (value = the series' index, which the
     /// function passes through) and relabel whole series, instead of once per
-    /// step. `None` when the output cannot be mapped back to the input
-    /// (then the caller evaluates step by step).
+    /// step. `None` when the output cannot be mapped back to the input or
+    /// two series get one label set (then the caller evaluates step by
+    /// step).
     fn relabel_series(
         &mut self,
         e: &Expr,
@@ -736,7 +737,13 @@ impl<'a> Evaluator<'a> {
             position: self.positions.own(e),
             annotations: &mut self.annotations,
         };
-        let out = f(&mut ctx, &fargs)?;
+        // The function refuses two inputs that end up with one label set;
+        // across all series that may be a clash only in time, which the
+        // per-step path decides exactly.
+        let out = match f(&mut ctx, &fargs) {
+            Err(e) if e.message() == DUPLICATE_LABELSET => return Ok(None),
+            other => other?,
+        };
         drop(fargs);
         if out.len() != series.len() {
             return Ok(None);
