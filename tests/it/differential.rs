@@ -120,7 +120,11 @@ fn series_specs(rng: &mut StdRng) -> Vec<SeriesSpec> {
                 rng,
             );
         }
-        push(&[("__name__", "temperature_celsius"), ("instance", instance), ("job", "node")], Kind::Gauge { level: -3.0 }, rng);
+        push(
+            &[("__name__", "temperature_celsius"), ("instance", instance), ("job", "node")],
+            Kind::Gauge { level: -3.0 },
+            rng,
+        );
         push(
             &[("__name__", "memory_bytes"), ("instance", instance), ("job", "node")],
             Kind::Gauge { level: 8.0e9 },
@@ -444,7 +448,9 @@ fn disagreement(prom: &Json, ours: &Json) -> Option<String> {
         return Some(format!("result type: prometheus {pk}, rampart {rk}"));
     }
     if pp.len() != rp.len() {
-        let show = |p: &[Point]| p.iter().take(4).map(|p| format!("{} @{} = {}", p.labels, p.t_ms, p.value)).collect::<Vec<_>>();
+        let show = |p: &[Point]| {
+            p.iter().take(4).map(|p| format!("{} @{} = {}", p.labels, p.t_ms, p.value)).collect::<Vec<_>>()
+        };
         return Some(format!(
             "point count: prometheus {} {:?}, rampart {} {:?}",
             pp.len(),
