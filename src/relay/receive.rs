@@ -88,9 +88,7 @@ async fn handle(
     let settings = relay.overrides.get(tenant.as_str());
     let body = read_body(body, settings.ingest.max_body_bytes).await?;
     let relay = relay.clone();
-    tokio::task::spawn_blocking(move || relay.process(&tenant, &settings, &body))
-        .await
-        .map_err(|e| RelayError::Body(format!("request processing failed: {e}")))?
+    tokio::task::spawn_blocking(move || relay.process(&tenant, &settings, &body)).await?
 }
 
 /// The body, refused with 413 once it exceeds `limit` bytes (read no
