@@ -31,6 +31,8 @@ pub struct RelayConfig {
     pub listen: SocketAddr,
     /// Directory of the durable queue and the HA election state.
     pub data_dir: PathBuf,
+    /// HTTPS and client certificates.
+    pub tls: TlsConfig,
     /// Tenants and the credentials that write to each; empty means no
     /// authentication, every write going to tenant `default`.
     pub tenants: Vec<TenantConfig>,
@@ -55,6 +57,7 @@ impl Default for RelayConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 9091)),
             data_dir: PathBuf::from("./relay-data"),
+            tls: TlsConfig::default(),
             tenants: Vec::new(),
             store: UpstreamConfig::default(),
             queue: QueueConfig::default(),
@@ -78,6 +81,23 @@ pub struct TenantConfig {
     pub bearer_token_hashes: Vec<SecretHash>,
     /// HTTP basic-auth users (Thanos receive and Prometheus `basic_auth`).
     pub basic_auth: Vec<BasicAuthUser>,
+    /// Client certificates of this tenant, by subject common name or DNS
+    /// name (needs `tls.client_ca_file`).
+    pub client_certificate_names: Vec<String>,
+}
+
+/// `tls:`: serve HTTPS, optionally with client certificates (mTLS).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain of the relay; HTTPS when set (with `key_file`).
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of the relay.
+    pub key_file: Option<PathBuf>,
+    /// PEM CA certificates that sign client certificates; when set, clients
+    /// may authenticate with a certificate (see
+    /// `tenants[].client_certificate_names`).
+    pub client_ca_file: Option<PathBuf>,
 }
 
 /// One basic-auth user.
@@ -364,8 +384,13 @@ impl RelayConfig {
             if let Some(first) = ids.insert(t.id.as_str(), i) {
                 problems.push(format!("tenants[{i}].id: {:?} is also tenants[{first}]", t.id));
             }
-            if t.bearer_token_hashes.is_empty() && t.basic_auth.is_empty() {
-                problems.push(format!("tenants[{i}]: no credentials: add bearer_token_hashes or basic_auth"));
+            if t.bearer_token_hashes.is_empty() && t.basic_auth.is_empty() && t.client_certificate_names.is_empty() {
+                problems.push(format!(
+                    "tenants[{i}]: no credentials: add bearer_token_hashes, basic_auth or client_certificate_names"
+                ));
+            }
+            if !t.client_certificate_names.is_empty() && self.tls.client_ca_file.is_none() {
+                problems.push(format!("tenants[{i}].client_certificate_names: needs tls.client_ca_file"));
             }
             for (j, u) in t.basic_auth.iter().enumerate() {
                 if let Some(first) = users.insert(u.username.as_str(), i) {
@@ -375,6 +400,14 @@ impl RelayConfig {
                     ));
                 }
             }
+        }
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            problems.push("tls: cert_file and key_file go together".into());
+        }
+        if self.tls.client_ca_file.is_some() && self.tls.cert_file.is_none() {
+            problems.push(
+                "tls.client_ca_file: needs tls.cert_file and tls.key_file (client certificates need HTTPS)".into(),
+            );
         }
         if self.forward.shards == 0 {
             problems.push("forward.shards: must be > 0".into());
@@ -425,6 +458,7 @@ mod tests {
         assert_eq!(sample.limits, defaults.limits);
         assert_eq!(format!("{:?}", sample.overrides), format!("{:?}", defaults.overrides));
         assert_eq!(format!("{:?}", sample.log), format!("{:?}", defaults.log));
+        assert_eq!(format!("{:?}", sample.tls), format!("{:?}", defaults.tls));
         assert!(sample.tenants.is_empty(), "the sample's tenants are commented out");
         sample.validate().expect("sample is valid");
     }

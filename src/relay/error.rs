@@ -71,6 +71,9 @@ pub enum RelayError {
     /// Writing to the queue failed; nothing was acknowledged.
     #[error("writing to the relay queue failed, retry: {0}")]
     Queue(#[from] rampart_storage::wal::WalError),
+    /// Processing the request failed inside the relay; nothing was acknowledged.
+    #[error("processing the request failed, retry: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// How long a sender should wait after a full queue.
@@ -86,7 +89,7 @@ impl RelayError {
             RelayError::Body(_) => ErrorClass::BadInput,
             RelayError::RateLimited { .. } => ErrorClass::TooManyRequests,
             RelayError::QueueFull { .. } => ErrorClass::Unavailable,
-            RelayError::Queue(_) => ErrorClass::Internal,
+            RelayError::Queue(_) | RelayError::Task(_) => ErrorClass::Internal,
         }
     }
 
@@ -111,7 +114,7 @@ impl RelayError {
             RelayError::Ingest(_) | RelayError::Body(_) => "malformed_request",
             RelayError::RateLimited { .. } => "rate_limited",
             RelayError::QueueFull { .. } => "queue_full",
-            RelayError::Queue(_) => "queue_error",
+            RelayError::Queue(_) | RelayError::Task(_) => "internal_error",
         }
     }
 }

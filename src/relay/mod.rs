@@ -7,7 +7,8 @@
 //! [`relabel`] (per tenant) → [`limits`] (rate, active series) → [`queue`]
 //! (durable, fsynced) → 2xx; then [`forward`] sends the queue to the store
 //! with retries. [`overrides`] holds each tenant's settings, [`metrics`] and
-//! [`status`] make it observable, [`lease`] is the store-held HA election.
+//! [`status`] make it observable, [`lease`] is the store-held HA election,
+//! [`tls`] serves HTTPS with optional client certificates.
 //!
 //! Invariant: a sample is acknowledged only once it is in the queue on
 //! disk, and leaves the queue only once the store acknowledged it (or
@@ -25,6 +26,7 @@ pub mod queue;
 mod receive;
 pub mod relabel;
 mod status;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -172,7 +174,16 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()> + Send 
         tokio::spawn(save_ha_periodically(relay.clone())),
         tokio::spawn(reload_overrides(relay.clone(), config.overrides.reload_period)),
     ];
-    axum::serve(listener, router(relay.clone())).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
+    match (&config.tls.cert_file, &config.tls.key_file) {
+        (Some(cert), Some(key)) => {
+            let acceptor = tls::acceptor(cert, key, &config.tls).context("setting up TLS")?;
+            tls::serve(listener, acceptor, router(relay.clone()), shutdown).await;
+        }
+        _ => axum::serve(listener, router(relay.clone()))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")?,
+    }
     for task in background {
         task.abort();
     }

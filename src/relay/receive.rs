@@ -29,6 +29,7 @@ use super::ha::HaLabels;
 use super::limits::SeriesRefused;
 use super::overrides::TenantSettings;
 use super::queue::Record;
+use super::tls::ClientCertificate;
 use super::Relay;
 use crate::error_class::ErrorClass;
 use crate::ingest::{self, AcceptedSeries, IngestError, Rejections};
@@ -43,8 +44,10 @@ static SHARD_HASH: ahash::RandomState = ahash::RandomState::with_seeds(0x5241, 0
 const MAX_SERIES_REASON: &str = "per_user_series_limit";
 
 /// Receives one remote-write request.
-pub async fn remote_write(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Response {
-    let (status, response) = match handle(&relay, &headers, body).await {
+pub async fn remote_write(State(relay): State<Arc<Relay>>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let certificate = parts.extensions.get::<ClientCertificate>();
+    let (status, response) = match handle(&relay, &parts.headers, certificate, body).await {
         Ok((status, text)) => (status, (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), text).into_response()),
         Err(e) => {
             relay.metrics.requests_refused.add([e.reason()], 1);
@@ -74,15 +77,18 @@ fn error_response(e: &RelayError) -> Response {
     r
 }
 
-async fn handle(relay: &Arc<Relay>, headers: &HeaderMap, body: Body) -> Result<(u16, String), RelayError> {
+async fn handle(
+    relay: &Arc<Relay>,
+    headers: &HeaderMap,
+    certificate: Option<&ClientCertificate>,
+    body: Body,
+) -> Result<(u16, String), RelayError> {
     // A cache hit is a hash and a lookup; a miss runs Argon2 (tens of ms).
-    let tenant = tokio::task::block_in_place(|| relay.auth.authenticate(headers))?;
+    let tenant = tokio::task::block_in_place(|| relay.auth.authenticate(headers, certificate))?;
     let settings = relay.overrides.get(tenant.as_str());
     let body = read_body(body, settings.ingest.max_body_bytes).await?;
     let relay = relay.clone();
-    tokio::task::spawn_blocking(move || relay.process(&tenant, &settings, &body))
-        .await
-        .map_err(|e| RelayError::Body(format!("request processing failed: {e}")))?
+    tokio::task::spawn_blocking(move || relay.process(&tenant, &settings, &body)).await?
 }
 
 /// The body, refused with 413 once it exceeds `limit` bytes (read no

@@ -46,6 +46,13 @@ impl Proc {
     /// Starts `rampart <mode> --config <file> --data-dir <dir> --listen 127.0.0.1:<port>`
     /// and waits for `/-/ready`.
     fn start(mode: &str, dir: &Path, config: &str, port: u16) -> Proc {
+        Self::start_with(mode, dir, config, port, |url| {
+            reqwest::blocking::get(format!("{url}/-/ready")).is_ok_and(|r| r.status() == 200)
+        })
+    }
+
+    /// Like [`Proc::start`], with `ready(url)` telling when it is ready.
+    fn start_with(mode: &str, dir: &Path, config: &str, port: u16, ready: impl Fn(&str) -> bool) -> Proc {
         let config_path = dir.with_extension(format!("{mode}.yaml"));
         std::fs::write(&config_path, config).expect("write config");
         let mut child = Command::new(harness::binary())
@@ -71,9 +78,8 @@ impl Proc {
             }
         });
         let mut p = Proc { child, url: format!("http://127.0.0.1:{port}"), port, log };
-        let client = reqwest::blocking::Client::new();
         let deadline = Instant::now() + READY_DEADLINE;
-        while !client.get(format!("{}/-/ready", p.url)).send().is_ok_and(|r| r.status() == 200) {
+        while !ready(&p.url) {
             assert!(Instant::now() < deadline, "{mode} not ready in time; log:\n{}", p.log());
             if let Ok(Some(status)) = p.child.try_wait() {
                 panic!("{mode} exited with {status}; log:\n{}", p.log());
@@ -113,6 +119,21 @@ impl Proc {
 
     fn metrics(&self) -> String {
         reqwest::blocking::get(format!("{}/metrics", self.url)).and_then(|r| r.text()).expect("metrics")
+    }
+
+    /// [`Proc::wait_drained`] for a relay serving HTTPS.
+    fn wait_drained_tls(&self, ca: &Path) {
+        let url = format!("{}/api/v1/relay/status", self.url.replace("http://", "https://"));
+        let deadline = Instant::now() + DRAIN_DEADLINE;
+        loop {
+            let out = Command::new("curl").args(["-s", "--cacert"]).arg(ca).arg(&url).output().expect("curl");
+            let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            if status["queue"]["caught_up"] == true {
+                return;
+            }
+            assert!(Instant::now() < deadline, "relay queue not drained: {status}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
     }
 
     /// Waits until the relay's store acknowledged everything queued.
@@ -735,4 +756,104 @@ fn prometheus_remote_writes_through_the_relay_as_its_tsdb_has_it() {
         !stored.iter().any(|(l, _, _)| l.contains("prometheus_replica")),
         "the replica label is removed before storage"
     );
+}
+
+/// A test PKI: a CA, a server certificate for 127.0.0.1, a client
+/// certificate for `workload-m` signed by the CA, and a rogue client
+/// certificate with the same name that the CA did not sign. Returns the
+/// directory's file paths by name.
+fn test_pki(dir: &Path) -> HashMap<&'static str, PathBuf> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    std::fs::create_dir_all(dir).expect("pki dir");
+    let mut files = HashMap::new();
+    let mut write = |name: &'static str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write pem");
+        files.insert(name, path);
+    };
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "rampart test ca");
+    let ca = ca.self_signed(&ca_key).expect("ca");
+    write("ca.pem", ca.pem());
+    let server_key = KeyPair::generate().expect("key");
+    let server = CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("params");
+    write("server.pem", server.signed_by(&server_key, &ca, &ca_key).expect("server cert").pem());
+    write("server.key", server_key.serialize_pem());
+    let client = || {
+        let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
+        p.distinguished_name.push(DnType::CommonName, "workload-m");
+        p
+    };
+    let client_key = KeyPair::generate().expect("key");
+    write("client.pem", client().signed_by(&client_key, &ca, &ca_key).expect("client cert").pem());
+    write("client.key", client_key.serialize_pem());
+    let rogue_key = KeyPair::generate().expect("key");
+    write("rogue.pem", client().self_signed(&rogue_key).expect("rogue cert").pem());
+    write("rogue.key", rogue_key.serialize_pem());
+    files
+}
+
+/// POSTs a remote-write body over HTTPS with curl (optionally presenting a
+/// client certificate); returns the status (0 when the handshake failed)
+/// and curl's messages.
+fn curl_write(url: &str, ca: &Path, cert: Option<(&Path, &Path)>, body: &Path) -> (u16, String) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"]).arg(ca);
+    if let Some((c, k)) = cert {
+        cmd.arg("--cert").arg(c).arg("--key").arg(k);
+    }
+    cmd.args(["-H", "Content-Encoding: snappy", "-H", "Content-Type: application/x-protobuf"])
+        .arg("--data-binary")
+        .arg(format!("@{}", body.display()))
+        .arg(url);
+    let out = cmd.output().expect("curl (Debian package curl)");
+    (
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn mtls_client_certificates_signed_by_the_ca_map_to_their_tenant() {
+    let tmp = harness::temp_dir();
+    let (store_dir, relay_dir) = (tmp.path().join("store"), tmp.path().join("relay"));
+    let pki = test_pki(&tmp.path().join("pki"));
+    let store = Proc::start("store", &store_dir, &store_config(), free_port());
+    let extra = format!(
+        "tls:\n  cert_file: {}\n  key_file: {}\n  client_ca_file: {}\n\
+         tenants:\n- id: team-m\n  client_certificate_names: [workload-m]\n",
+        pki["server.pem"].display(),
+        pki["server.key"].display(),
+        pki["ca.pem"].display()
+    );
+    let ca = pki["ca.pem"].clone();
+    let relay =
+        Proc::start_with("relay", &relay_dir, &relay_config(&relay_dir, store.port, &extra), free_port(), |url| {
+            let out = Command::new("curl")
+                .args(["-s", "--cacert"])
+                .arg(&ca)
+                .arg(format!("{}/-/ready", url.replace("http://", "https://")))
+                .output();
+            out.is_ok_and(|o| o.status.success())
+        });
+    let url = format!("{}/api/v1/write", relay.url.replace("http://", "https://"));
+    let now = harness::now_ms();
+    let body = tmp.path().join("body");
+    std::fs::write(&body, harness::body(vec![good("via_mtls", now, 1.0)])).expect("body");
+    let client = Some((pki["client.pem"].as_path(), pki["client.key"].as_path()));
+    let (status, messages) = curl_write(&url, &ca, client, &body);
+    assert_eq!(status, 204, "a certificate signed by the CA: {messages}");
+    let (status, messages) = curl_write(&url, &ca, None, &body);
+    assert_eq!(status, 401, "no certificate and no other credential: {messages}");
+    let rogue = Some((pki["rogue.pem"].as_path(), pki["rogue.key"].as_path()));
+    let (status, messages) = curl_write(&url, &ca, rogue, &body);
+    assert_eq!(status, 0, "a certificate the CA did not sign fails the handshake: {messages}");
+    relay.wait_drained_tls(&ca);
+    relay.stop();
+    store.stop();
+    let stored = harness::dump(&store_dir, &["--tenant", "team-m"]);
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0].0, r#"{__name__="via_mtls", job="relay-test"}"#);
 }
