@@ -7,7 +7,8 @@
 //!   acknowledged sample and store none twice;
 //! - HA: two replicas through two relays; one replica is stored, failover
 //!   within `failover_timeout` plus one interval, no overlap, no reset;
-//! - Prometheus: its own samples arrive through the relay as its TSDB has them.
+//! - Prometheus: its own samples arrive through the relay as its TSDB has them;
+//! - mTLS client certificates and `rampart all --relay-config`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
@@ -856,4 +857,64 @@ fn mtls_client_certificates_signed_by_the_ca_map_to_their_tenant() {
     let stored = harness::dump(&store_dir, &["--tenant", "team-m"]);
     assert_eq!(stored.len(), 1, "{stored:?}");
     assert_eq!(stored[0].0, r#"{__name__="via_mtls", job="relay-test"}"#);
+}
+
+#[test]
+fn rampart_all_runs_the_relay_in_front_of_its_store() {
+    let tmp = harness::temp_dir();
+    let data = tmp.path().join("data");
+    let relay_port = free_port();
+    let relay_yaml = tmp.path().join("relay.yaml");
+    std::fs::write(
+        &relay_yaml,
+        format!(
+            "listen: 127.0.0.1:{relay_port}\ndata_dir: {}\n\
+             tenants:\n- id: team-a\n  bearer_token_hashes: ['{}']\n",
+            tmp.path().join("relay-data").display(),
+            hash_secret(b"token-a")
+        ),
+    )
+    .expect("relay config");
+    let store_port = free_port();
+    let child = Command::new(harness::binary())
+        .args(["all", "--data-dir"])
+        .arg(&data)
+        .args(["--listen", &format!("127.0.0.1:{store_port}"), "--relay-config"])
+        .arg(&relay_yaml)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rampart all");
+    let relay_url = format!("http://127.0.0.1:{relay_port}");
+    // Killed on drop if the test fails.
+    let mut all = Proc { child, url: relay_url.clone(), port: relay_port, log: Arc::default() };
+    let deadline = Instant::now() + READY_DEADLINE;
+    while !reqwest::blocking::get(format!("{relay_url}/-/ready")).is_ok_and(|r| r.status() == 200) {
+        assert!(Instant::now() < deadline && all.child.try_wait().expect("wait").is_none(), "relay not ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let now = harness::now_ms();
+    let r = post(
+        &format!("{relay_url}/api/v1/write"),
+        harness::body(vec![good("through_all", now, 1.0)]),
+        &[("Authorization", "Bearer token-a")],
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = post(&format!("{relay_url}/api/v1/write"), harness::body(vec![good("no_auth", now, 1.0)]), &[]);
+    assert_eq!(r.status, 401, "{}", r.body);
+    let deadline = Instant::now() + DRAIN_DEADLINE;
+    loop {
+        let status: serde_json::Value = reqwest::blocking::get(format!("{relay_url}/api/v1/relay/status"))
+            .and_then(|r| r.json())
+            .expect("relay status");
+        if status["queue"]["caught_up"] == true {
+            break;
+        }
+        assert!(Instant::now() < deadline, "relay queue not drained: {status}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    all.stop();
+    let stored = harness::dump(&data, &["--tenant", "team-a"]);
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0].0, r#"{__name__="through_all", job="relay-test"}"#);
 }
