@@ -126,7 +126,7 @@ const HEAD_SCRAPE_MS: i64 = 15_000;
 /// series (one remote-write batch), WAL included with fsync off so that the
 /// figure is CPU, not disk.
 fn head(c: &mut Criterion) {
-    use rampart_storage::{Db, FsyncPolicy, Labels, Options, SeriesAppend};
+    use rampart_storage::{AppendBatch, Db, FsyncPolicy, Labels, Options};
     let dir = tempfile::tempdir().expect("temp dir");
     let mut opts = Options::new(dir.path());
     opts.wal_fsync = FsyncPolicy::Never;
@@ -149,17 +149,13 @@ fn head(c: &mut Criterion) {
         b.iter_batched(
             || {
                 t += HEAD_SCRAPE_MS;
-                let samples: Vec<_> = (0..labels.len()).map(|i| [Sample::new(t, i as f64 + t as f64 / 1e3)]).collect();
-                (t, samples)
+                let mut batch = AppendBatch::new();
+                for (i, l) in labels.iter().enumerate() {
+                    batch.push(l.pairs(), &[Sample::new(t, i as f64 + t as f64 / 1e3)], []);
+                }
+                (t, batch)
             },
-            |(now, samples)| {
-                let input: Vec<SeriesAppend<'_>> = labels
-                    .iter()
-                    .zip(&samples)
-                    .map(|(l, s)| SeriesAppend { labels: l, samples: s, exemplars: &[] })
-                    .collect();
-                db.append("default", &input, now).expect("append")
-            },
+            |(now, batch)| db.append("default", &batch, now).expect("append"),
             criterion::BatchSize::SmallInput,
         )
     });

@@ -1,5 +1,6 @@
 //! The head: every series that currently holds in-memory data, sharded by
-//! label hash (for appends) and by id (for reads and WAL replay).
+//! the hash of its identity, tenant and canonical labels (for appends), and
+//! by id (for reads and WAL replay).
 //!
 //! Locks, in the order they may be taken:
 //! 1. `creation` serialises series creation and removal, so that a series'
@@ -15,7 +16,6 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::labels::Labels;
 pub use series::{AppendOutcome, AppendRules, MemSeries, SeriesState};
 
 /// Number of shards of each map (a power of two).
@@ -46,22 +46,16 @@ impl Head {
         }
     }
 
-    /// Writes the head identity of a series (`tenant | labels`) into `buf`.
-    pub fn series_key(tenant: u32, labels: &Labels, buf: &mut Vec<u8>) {
-        buf.clear();
-        buf.extend_from_slice(&tenant.to_be_bytes());
-        labels.encode_into(buf);
+    fn hash(&self, tenant: u32, key: &[u8]) -> u64 {
+        self.hasher.hash_one((tenant, key))
     }
 
-    fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
-    }
-
-    /// The series with identity `key`, if it is in the head.
-    pub fn get_by_key(&self, key: &[u8]) -> Option<Arc<MemSeries>> {
-        let h = self.hash(key);
+    /// The series of `tenant` whose labels have the canonical form `key`, if
+    /// it is in the head.
+    pub fn get_by_key(&self, tenant: u32, key: &[u8]) -> Option<Arc<MemSeries>> {
+        let h = self.hash(tenant, key);
         let shard = self.by_key[h as usize % SHARDS].read();
-        shard.get(&h)?.iter().find(|s| &*s.key == key).cloned()
+        shard.get(&h)?.iter().find(|s| s.tenant == tenant && *s.key == *key).cloned()
     }
 
     /// The series with id `id`, if it is in the head.
@@ -81,7 +75,7 @@ impl Head {
 
     /// Inserts a series. Caller holds `creation` and has checked it is absent.
     pub fn insert(&self, series: Arc<MemSeries>) {
-        let h = self.hash(&series.key);
+        let h = self.hash(series.tenant, &series.key);
         self.by_id[series.id as usize % SHARDS].write().insert(series.id, series.clone());
         self.by_key[h as usize % SHARDS].write().entry(h).or_default().push(series);
     }
@@ -107,7 +101,7 @@ impl Head {
                 // Appenders clone series out of the key map, so hold its shard
                 // while deciding. Two references: this map and the key map; a
                 // third means an appender or reader holds it right now.
-                let h = self.hash(&s.key);
+                let h = self.hash(s.tenant, &s.key);
                 let mut keys = self.by_key[h as usize % SHARDS].write();
                 let idle = Arc::strong_count(s) == 2 && s.state.lock().is_empty();
                 if idle {
