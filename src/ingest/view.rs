@@ -71,7 +71,7 @@ impl Span {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 struct LabelSpan {
     name: Span,
     value: Span,
@@ -370,20 +370,22 @@ impl Parts<'_> {
 
 /// `Label`: `string name = 1; string value = 2;` (a repeated field: the last
 /// occurrence wins, as in prost).
+#[inline(always)]
 fn label(r: &mut Reader<'_>) -> Option<LabelSpan> {
-    let mut l = LabelSpan::default();
+    let (mut name, mut value) = (Span::default(), Span::default());
     while r.has_more() {
         match r.key()? {
-            (1, LEN) => l.name = r.string()?,
-            (2, LEN) => l.value = r.string()?,
+            (1, LEN) => name = r.string()?,
+            (2, LEN) => value = r.string()?,
             (1 | 2, _) => return None,
             (_, wire) => r.skip(wire)?,
         }
     }
-    Some(l)
+    Some(LabelSpan { name, value })
 }
 
 /// `Sample`: `double value = 1; int64 timestamp = 2;`
+#[inline(always)]
 fn sample(r: &mut Reader<'_>) -> Option<Sample> {
     let mut s = Sample::new(0, 0.0);
     while r.has_more() {
@@ -412,8 +414,21 @@ impl<'a> Reader<'a> {
 
     /// A base-128 varint of at most 10 bytes, the 10th at most 1 (prost
     /// refuses longer or overflowing ones; overlong encodings are valid).
-    #[inline]
+    #[inline(always)]
     fn varint(&mut self) -> Option<u64> {
+        // Keys and most lengths take one byte.
+        match self.buf.get(self.pos) {
+            Some(&b) if b < 0x80 => {
+                self.pos += 1;
+                Some(u64::from(b))
+            }
+            _ => self.long_varint(),
+        }
+    }
+
+    /// [`Reader::varint`] of more than one byte (or a malformed one).
+    #[inline(never)]
+    fn long_varint(&mut self) -> Option<u64> {
         let mut v = 0u64;
         for i in 0..10 {
             let b = *self.buf.get(self.pos)?;
@@ -436,6 +451,7 @@ impl<'a> Reader<'a> {
         (field != 0 && matches!(wire, VARINT | FIXED64 | LEN | FIXED32)).then_some((field, wire))
     }
 
+    #[inline]
     fn advance(&mut self, n: usize) -> Option<Range<usize>> {
         let start = self.pos;
         let end = start.checked_add(n).filter(|&e| e <= self.buf.len())?;
@@ -443,24 +459,28 @@ impl<'a> Reader<'a> {
         Some(start..end)
     }
 
+    #[inline]
     fn fixed64(&mut self) -> Option<u64> {
         let r = self.advance(8)?;
         Some(u64::from_le_bytes(self.buf[r].try_into().ok()?))
     }
 
     /// The range of a length-delimited field's contents.
+    #[inline]
     fn delimited(&mut self) -> Option<Range<usize>> {
         let len = usize::try_from(self.varint()?).ok()?;
         self.advance(len)
     }
 
     /// An embedded message, as a reader that ends where it ends.
+    #[inline]
     fn message(&mut self) -> Option<Reader<'a>> {
         let r = self.delimited()?;
         Some(Reader { buf: &self.buf[..r.end], pos: r.start })
     }
 
     /// A `string` field: its span, once its bytes are checked to be UTF-8.
+    #[inline(always)]
     fn string(&mut self) -> Option<Span> {
         let r = self.delimited()?;
         let bytes = &self.buf[r.clone()];
