@@ -223,6 +223,11 @@ fn ingest(c: &mut Criterion) {
     let body = snap::raw::Encoder::new().compress_vec(&raw).expect("compress");
     eprintln!("ingest: {} bytes decoded, {} bytes compressed", raw.len(), body.len());
     let limits = IngestLimits::default();
+    let mut view = WriteView::new();
+    let mut validated = ValidatedWrite::default();
+    ingest::decode(&body, &limits, &mut view).expect("decode");
+    ingest::validate(&view, &limits, now, &mut validated);
+    assert_eq!((validated.series.len(), validated.rejections.total_samples()), (BATCH_SERIES, 0));
     let mut g = c.benchmark_group("ingest");
     g.throughput(Throughput::Elements(BATCH_SERIES as u64));
     g.bench_function(format!("prost_decode/{BATCH_SERIES}_series"), |b| {
@@ -231,11 +236,9 @@ fn ingest(c: &mut Criterion) {
             pb::WriteRequest::decode(raw.as_slice()).expect("protobuf")
         })
     });
-    let mut view = WriteView::new();
     g.bench_function(format!("decode/{BATCH_SERIES}_series"), |b| {
         b.iter(|| ingest::decode(black_box(&body), &limits, &mut view).expect("decode"))
     });
-    let mut validated = ValidatedWrite::default();
     g.bench_function(format!("decode_validate/{BATCH_SERIES}_series"), |b| {
         b.iter(|| {
             ingest::decode(black_box(&body), &limits, &mut view).expect("decode");
@@ -243,7 +246,6 @@ fn ingest(c: &mut Criterion) {
             validated.series.len()
         })
     });
-    assert_eq!((validated.series.len(), validated.rejections.total_samples()), (BATCH_SERIES, 0));
     g.finish();
 }
 
