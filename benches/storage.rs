@@ -1,8 +1,9 @@
-//! Storage engine benchmarks (criterion): `cargo bench --bench storage`.
+//! Storage engine and ingest benchmarks (criterion): `cargo bench --bench
+//! storage`.
 //!
-//! One function per engine module, each registering its own benchmark group
-//! (`chunkenc/...`); add a module by writing its function and listing it in
-//! `criterion_group!` at the bottom.
+//! One function per module, each registering its own benchmark group
+//! (`chunkenc/...`, `head/...`, `ingest/...`); add a module by writing its
+//! function and listing it in `criterion_group!` at the bottom.
 //!
 //! Inputs are generated from fixed seeds so runs are comparable.
 
@@ -126,7 +127,7 @@ const HEAD_SCRAPE_MS: i64 = 15_000;
 /// series (one remote-write batch), WAL included with fsync off so that the
 /// figure is CPU, not disk.
 fn head(c: &mut Criterion) {
-    use rampart_storage::{Db, FsyncPolicy, Labels, Options, SeriesAppend};
+    use rampart_storage::{AppendBatch, Db, FsyncPolicy, Labels, Options};
     let dir = tempfile::tempdir().expect("temp dir");
     let mut opts = Options::new(dir.path());
     opts.wal_fsync = FsyncPolicy::Never;
@@ -149,22 +150,104 @@ fn head(c: &mut Criterion) {
         b.iter_batched(
             || {
                 t += HEAD_SCRAPE_MS;
-                let samples: Vec<_> = (0..labels.len()).map(|i| [Sample::new(t, i as f64 + t as f64 / 1e3)]).collect();
-                (t, samples)
+                let mut batch = AppendBatch::new();
+                for (i, l) in labels.iter().enumerate() {
+                    batch.push(l.pairs(), &[Sample::new(t, i as f64 + t as f64 / 1e3)], []);
+                }
+                (t, batch)
             },
-            |(now, samples)| {
-                let input: Vec<SeriesAppend<'_>> = labels
-                    .iter()
-                    .zip(&samples)
-                    .map(|(l, s)| SeriesAppend { labels: l, samples: s, exemplars: &[] })
-                    .collect();
-                db.append("default", &input, now).expect("append")
-            },
+            |(now, batch)| db.append("default", &batch, now).expect("append"),
             criterion::BatchSize::SmallInput,
         )
     });
     g.finish();
 }
 
-criterion_group!(benches, chunkenc, head);
+/// Labels of the `i`th series of an `ingest` batch: cAdvisor-style
+/// container series as a Kubernetes Prometheus sends them (16 labels, long
+/// `id`, `image` and `name` values), sorted by name.
+fn container_labels(i: usize, rng: &mut StdRng) -> Vec<(&'static str, String)> {
+    const METRICS: [&str; 4] = [
+        "container_cpu_usage_seconds_total",
+        "container_memory_working_set_bytes",
+        "container_fs_writes_bytes_total",
+        "container_network_receive_bytes_total",
+    ];
+    let (node, pod) = (i / 400, i / 4);
+    let uid: String = (0..32).map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0')).collect();
+    vec![
+        ("__name__", METRICS[i % METRICS.len()].to_owned()),
+        ("cluster", "workload-1".to_owned()),
+        ("container", format!("app-{}", pod % 7)),
+        ("cpu", "total".to_owned()),
+        ("endpoint", "https-metrics".to_owned()),
+        ("id", format!("/kubepods/burstable/pod{uid}/{uid}")),
+        ("image", format!("registry.example.com/team/app-{}:v1.{}.3", pod % 7, pod % 13)),
+        ("instance", format!("10.0.{node}.1:10250")),
+        ("job", "kubelet".to_owned()),
+        ("metrics_path", "/metrics/cadvisor".to_owned()),
+        ("name", format!("k8s_app_{pod}_{uid}")),
+        ("namespace", format!("team-{}", pod % 11)),
+        ("node", format!("node-{node}")),
+        ("pod", format!("app-{pod}-{}", &uid[..10])),
+        ("prometheus", "monitoring/k8s".to_owned()),
+        ("service", "kubelet".to_owned()),
+    ]
+}
+
+/// `ingest/...`: one remote-write request of 2000 series with one sample
+/// each (how Prometheus sends), snappy-compressed: `prost_decode` is the
+/// owned prost decode for reference, `decode` the service's decode into a
+/// reused view, `decode_validate` decode and validation into a reused
+/// storage batch (the handler's work before `Db::append`).
+fn ingest(c: &mut Criterion) {
+    use prost::Message as _;
+    use rampart::ingest::{self, IngestLimits, ValidatedWrite, WriteView};
+    use rampart::proto::prometheus as pb;
+    let mut rng = StdRng::seed_from_u64(SEED);
+    let now = 1_700_000_000_000i64;
+    let req = pb::WriteRequest {
+        timeseries: (0..BATCH_SERIES)
+            .map(|i| pb::TimeSeries {
+                labels: container_labels(i, &mut rng)
+                    .into_iter()
+                    .map(|(name, value)| pb::Label { name: name.to_owned(), value })
+                    .collect(),
+                samples: vec![pb::Sample { value: rng.gen_range(0.0..1e9), timestamp: now }],
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let raw = req.encode_to_vec();
+    let body = snap::raw::Encoder::new().compress_vec(&raw).expect("compress");
+    eprintln!("ingest: {} bytes decoded, {} bytes compressed", raw.len(), body.len());
+    let limits = IngestLimits::default();
+    let mut view = WriteView::new();
+    let mut validated = ValidatedWrite::default();
+    ingest::decode(&body, &limits, &mut view).expect("decode");
+    ingest::validate(&view, &limits, now, &mut validated);
+    assert_eq!((validated.series.len(), validated.rejections.total_samples()), (BATCH_SERIES, 0));
+    let mut g = c.benchmark_group("ingest");
+    g.throughput(Throughput::Elements(BATCH_SERIES as u64));
+    g.bench_function(format!("prost_decode/{BATCH_SERIES}_series"), |b| {
+        b.iter(|| {
+            let raw = snap::raw::Decoder::new().decompress_vec(black_box(&body)).expect("snappy");
+            pb::WriteRequest::decode(raw.as_slice()).expect("protobuf")
+        })
+    });
+    g.bench_function(format!("decode/{BATCH_SERIES}_series"), |b| {
+        b.iter(|| ingest::decode(black_box(&body), &limits, &mut view).expect("decode"))
+    });
+    g.bench_function(format!("decode_validate/{BATCH_SERIES}_series"), |b| {
+        b.iter(|| {
+            ingest::decode(black_box(&body), &limits, &mut view).expect("decode");
+            ingest::validate(&view, &limits, now, &mut validated);
+            validated.series.len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, chunkenc, head, ingest);
 criterion_main!(benches);

@@ -1,7 +1,10 @@
 //! Remote write 1.0 ingest, shared by every mode that receives writes:
-//! [`decode`] (size limits, snappy block, protobuf) → [`validate`] (per
-//! series, sample and exemplar, keeping the valid part) → storage append
-//! (by the caller) → [`respond`] (status and plain-text body).
+//! [`decode`] (size limits, snappy block, protobuf into a [`WriteView`]
+//! that borrows labels from the body) → [`validate`] (per series, sample and
+//! exemplar, keeping the valid part as a storage `AppendBatch`) → storage
+//! append (by the caller) → [`respond`] (status and plain-text body). The
+//! view and the validated write are reusable: a caller that keeps them
+//! across requests ingests without allocating per series.
 //!
 //! Invariants: a request is refused whole ([`IngestError`]) only when it
 //! cannot be read at all; otherwise its valid part is stored and every
@@ -13,6 +16,7 @@ mod decode;
 mod reject;
 mod respond;
 mod validate;
+mod view;
 
 use std::time::Duration;
 
@@ -21,7 +25,8 @@ use serde::Deserialize;
 pub use decode::decode;
 pub use reject::{RejectMessage, RejectReason, Rejections, EXAMPLES_PER_REASON};
 pub use respond::{respond, respond_error};
-pub use validate::{validate, AcceptedSeries, ValidatedWrite, MAX_EXEMPLAR_LABEL_RUNES};
+pub use validate::{validate, ValidatedWrite, MAX_EXEMPLAR_LABEL_RUNES};
+pub use view::{ExemplarView, LabelsView, SeriesView, WriteView};
 
 use crate::config::size::deserialize_size;
 use crate::duration::deserialize_duration;

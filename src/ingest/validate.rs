@@ -1,5 +1,6 @@
 //! Per-series, per-sample and per-exemplar checks of a decoded
-//! `WriteRequest`, producing what storage may append and what was refused.
+//! `WriteRequest` ([`WriteView`]), producing what storage may append (an
+//! [`AppendBatch`]) and what was refused.
 //!
 //! Scope of a refusal, as in Mimir and remote write 2.0: a bad series
 //! refuses only its own samples, a bad sample only itself, a bad exemplar
@@ -14,8 +15,8 @@
 //! and label-count limits from [`IngestLimits`]. A label with an empty value
 //! is the same as no label (Prometheus semantics): it is dropped and not
 //! counted. A series carrying native histograms is refused whole (not
-//! supported yet). Invalid UTF-8 never reaches this module: prost refuses it
-//! in `string` fields, which fails the whole body in [`super::decode`].
+//! supported yet). Invalid UTF-8 never reaches this module: decoding refuses
+//! it, which fails the whole body in [`super::decode`].
 //!
 //! Sample rules: the timestamp is at most `now + creation_grace_period`.
 //! Every value is valid, NaN and infinities included; values are passed on
@@ -27,13 +28,20 @@
 //!
 //! Messages are built only for the few refusals kept as examples, and the
 //! series and names they quote are cut to a readable length.
+//!
+//! Cost: checks read the labels as the view holds them, borrowed from the
+//! request body; an accepted series is copied once, into the batch's
+//! canonical label form. Owned `Labels` are built only for exemplars and
+//! messages.
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
 use rampart_storage::labels::METRIC_NAME;
-use rampart_storage::{Exemplar, Label, Labels, Metadata, Sample};
+use rampart_storage::{AppendBatch, Exemplar, Label, Labels, Metadata};
 
-use super::{IngestLimits, RejectReason, Rejections};
+use super::view::{ExemplarView, LabelsView, SeriesView};
+use super::{IngestLimits, RejectReason, Rejections, WriteView};
 use crate::duration::format_duration;
 use crate::proto::prometheus::{self as pb, metric_metadata::MetricType};
 
@@ -51,23 +59,13 @@ const LABEL_NAME_RULE: &str = "[a-zA-Z_][a-zA-Z0-9_]*";
 /// The metric name rule, as messages state it.
 const METRIC_NAME_RULE: &str = "[a-zA-Z_:][a-zA-Z0-9_:]*";
 
-/// A series that passed validation, with what of it passed.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct AcceptedSeries {
-    /// Its labels: sorted, unique, labels with empty values dropped.
-    pub labels: Labels,
-    /// Samples that passed, in the order sent, values bit-exact.
-    pub samples: Vec<Sample>,
-    /// Exemplars that passed.
-    pub exemplars: Vec<Exemplar>,
-}
-
-/// The outcome of validating a request.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// The outcome of validating a request; reusable across requests.
+#[derive(Clone, Debug, Default)]
 pub struct ValidatedWrite {
-    /// Series to store, in request order; series left with neither samples
-    /// nor exemplars are not included.
-    pub series: Vec<AcceptedSeries>,
+    /// Series to store, in request order, labels sorted and unique with
+    /// empty values dropped, samples in the order sent and bit-exact;
+    /// series left with neither samples nor exemplars are not included.
+    pub series: AppendBatch,
     /// Metric metadata to store; entries without a family name are skipped.
     pub metadata: Vec<Metadata>,
     /// What was refused and why.
@@ -77,22 +75,23 @@ pub struct ValidatedWrite {
 impl ValidatedWrite {
     /// Samples that passed validation.
     pub fn accepted_samples(&self) -> u64 {
-        self.series.iter().map(|s| s.samples.len() as u64).sum()
+        self.series.sample_count() as u64
     }
 }
 
 /// Validates a request against `limits` at receiver time `now_ms`
 /// (milliseconds since the Unix epoch; a parameter so that tests are
-/// deterministic).
-pub fn validate(req: pb::WriteRequest, limits: &IngestLimits, now_ms: i64) -> ValidatedWrite {
+/// deterministic) into `out`, replacing its previous content.
+pub fn validate(req: &WriteView, limits: &IngestLimits, now_ms: i64, out: &mut ValidatedWrite) {
     let grace_ms = i64::try_from(limits.creation_grace_period.as_millis()).unwrap_or(i64::MAX);
     let ctx = Ctx { limits, now_ms, max_t: now_ms.saturating_add(grace_ms) };
-    let mut out = ValidatedWrite { series: Vec::with_capacity(req.timeseries.len()), ..ValidatedWrite::default() };
-    for ts in req.timeseries {
-        validate_series(ts, &ctx, &mut out);
+    out.series.clear();
+    out.metadata.clear();
+    out.rejections = Rejections::default();
+    for ts in req.series() {
+        validate_series(ts, &ctx, out);
     }
-    out.metadata = req.metadata.into_iter().filter(|m| !m.metric_family_name.is_empty()).map(metadata).collect();
-    out
+    out.metadata.extend(req.metadata().iter().filter(|m| !m.metric_family_name.is_empty()).map(metadata));
 }
 
 /// What the checks of one request share.
@@ -105,7 +104,7 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn future_message(&self, what: &str, t: i64, labels: &Labels) -> String {
+    fn future_message(&self, what: &str, t: i64, labels: LabelsView<'_>) -> String {
         format!(
             "{what} timestamp {t} is too far in the future (more than {} ahead of now, {}) for series {}",
             format_duration(self.limits.creation_grace_period),
@@ -115,61 +114,62 @@ impl Ctx<'_> {
     }
 }
 
-fn validate_series(ts: pb::TimeSeries, ctx: &Ctx<'_>, out: &mut ValidatedWrite) {
-    let pb::TimeSeries { labels: raw, samples, exemplars, histograms } = ts;
-    if !histograms.is_empty() {
-        let refused = (samples.len() + histograms.len()) as u64;
+fn validate_series(ts: SeriesView<'_>, ctx: &Ctx<'_>, out: &mut ValidatedWrite) {
+    let (raw, samples) = (ts.labels(), ts.samples());
+    if ts.histograms() > 0 {
+        let refused = (samples.len() + ts.histograms()) as u64;
         out.rejections.add(RejectReason::NativeHistogram, refused, || {
             format!(
                 "native histograms are not supported yet: series {} carries {} native histogram samples, refused \
                  with the series' {} float samples; configure the sender not to send native histograms \
                  (Prometheus: send_native_histograms: false)",
-                raw_series(&raw),
-                histograms.len(),
+                raw_series(raw),
+                ts.histograms(),
                 samples.len()
             )
         });
         return;
     }
-    if let Err(problem) = check_labels(&raw, ctx.limits) {
-        out.rejections.add(problem.reason(), samples.len() as u64, || problem.message(&raw, ctx.limits));
+    if let Err(problem) = check_labels(raw, ctx.limits) {
+        out.rejections.add(problem.reason(), samples.len() as u64, || problem.message(raw, ctx.limits));
         return;
     }
-    // Checked: sorted, unique, valid. The strings move instead of being
-    // copied; an empty value is the same as an absent label.
-    let labels = Labels::from_sorted(
-        raw.into_iter().filter(|l| !l.value.is_empty()).map(|l| Label { name: l.name, value: l.value }).collect(),
-    );
-    let mut kept = Vec::with_capacity(samples.len());
-    for s in samples {
-        if s.timestamp > ctx.max_t {
-            out.rejections.add(RejectReason::TooFarInFuture, 1, || ctx.future_message("sample", s.timestamp, &labels));
-        } else {
-            kept.push(Sample::new(s.timestamp, s.value));
+    let kept = if samples.iter().all(|s| s.t <= ctx.max_t) {
+        Cow::Borrowed(samples)
+    } else {
+        let mut kept = Vec::with_capacity(samples.len());
+        for s in samples {
+            if s.t > ctx.max_t {
+                out.rejections.add(RejectReason::TooFarInFuture, 1, || ctx.future_message("sample", s.t, raw));
+            } else {
+                kept.push(*s);
+            }
         }
-    }
+        Cow::Owned(kept)
+    };
     let mut kept_exemplars = Vec::new();
-    for e in exemplars {
+    for e in ts.exemplars() {
         match check_exemplar(&e, ctx) {
             Ok(()) => kept_exemplars.push(Exemplar {
-                labels: Labels::from_unsorted(
-                    e.labels
-                        .into_iter()
-                        .filter(|l| !l.value.is_empty())
-                        .map(|l| Label { name: l.name, value: l.value })
-                        .collect(),
-                ),
+                labels: Labels::from_unsorted(without_empty(e.labels).map(|(n, v)| Label::new(n, v)).collect()),
                 v: e.value,
                 t: e.timestamp,
             }),
             Err(problem) => {
-                out.rejections.add(RejectReason::InvalidExemplar, 1, || problem.message(&e, &labels, ctx));
+                out.rejections.add(RejectReason::InvalidExemplar, 1, || problem.message(&e, raw, ctx));
             }
         }
     }
     if !kept.is_empty() || !kept_exemplars.is_empty() {
-        out.series.push(AcceptedSeries { labels, samples: kept, exemplars: kept_exemplars });
+        // Checked: sorted, unique, valid; an empty value is the same as an
+        // absent label.
+        out.series.push(without_empty(raw), &kept, kept_exemplars);
     }
+}
+
+/// The labels with non-empty values.
+fn without_empty(labels: LabelsView<'_>) -> impl Iterator<Item = (&str, &str)> + Clone {
+    labels.iter().filter(|(_, v)| !v.is_empty())
 }
 
 /// The first rule a series' labels break.
@@ -207,7 +207,7 @@ impl LabelProblem<'_> {
         }
     }
 
-    fn message(&self, raw: &[pb::Label], limits: &IngestLimits) -> String {
+    fn message(&self, raw: LabelsView<'_>, limits: &IngestLimits) -> String {
         let series = raw_series(raw);
         match *self {
             LabelProblem::MissingMetricName => {
@@ -251,15 +251,14 @@ impl LabelProblem<'_> {
 /// Checks a series' labels as sent. Per label, in order: name rule, name
 /// length, value length, order and uniqueness against the previous label;
 /// then metric name presence and the label count.
-fn check_labels<'a>(raw: &'a [pb::Label], limits: &IngestLimits) -> Result<(), LabelProblem<'a>> {
+fn check_labels<'a>(raw: LabelsView<'a>, limits: &IngestLimits) -> Result<(), LabelProblem<'a>> {
     let mut present = 0usize;
     let mut has_name = false;
     let mut prev: Option<&str> = None;
-    for l in raw {
-        let name = l.name.as_str();
+    for (name, value) in raw.iter() {
         if name == METRIC_NAME {
-            if !l.value.is_empty() && !is_metric_name(&l.value) {
-                return Err(LabelProblem::InvalidMetricName(&l.value));
+            if !value.is_empty() && !is_metric_name(value) {
+                return Err(LabelProblem::InvalidMetricName(value));
             }
         } else if !is_label_name(name) {
             return Err(LabelProblem::InvalidLabelName(name));
@@ -267,8 +266,8 @@ fn check_labels<'a>(raw: &'a [pb::Label], limits: &IngestLimits) -> Result<(), L
         if name.len() > limits.max_label_name_length {
             return Err(LabelProblem::LabelNameTooLong(name));
         }
-        if l.value.len() > limits.max_label_value_length {
-            return Err(LabelProblem::LabelValueTooLong { name, len: l.value.len() });
+        if value.len() > limits.max_label_value_length {
+            return Err(LabelProblem::LabelValueTooLong { name, len: value.len() });
         }
         if let Some(p) = prev {
             match p.cmp(name) {
@@ -278,7 +277,7 @@ fn check_labels<'a>(raw: &'a [pb::Label], limits: &IngestLimits) -> Result<(), L
             }
         }
         prev = Some(name);
-        if !l.value.is_empty() {
+        if !value.is_empty() {
             present += 1;
             has_name |= name == METRIC_NAME;
         }
@@ -304,9 +303,9 @@ enum ExemplarProblem<'a> {
 }
 
 impl ExemplarProblem<'_> {
-    fn message(&self, e: &pb::Exemplar, labels: &Labels, ctx: &Ctx<'_>) -> String {
+    fn message(&self, e: &ExemplarView<'_>, labels: LabelsView<'_>, ctx: &Ctx<'_>) -> String {
         let (t, series) = (e.timestamp, series(labels));
-        let exemplar = raw_series(&e.labels);
+        let exemplar = raw_series(e.labels);
         match *self {
             ExemplarProblem::TooLong(n) => format!(
                 "exemplar labels {exemplar} at timestamp {t} of series {series} are too long: {n} characters, more \
@@ -330,25 +329,25 @@ impl ExemplarProblem<'_> {
     }
 }
 
-fn check_exemplar<'a>(e: &'a pb::Exemplar, ctx: &Ctx<'_>) -> Result<(), ExemplarProblem<'a>> {
+fn check_exemplar<'a>(e: &ExemplarView<'a>, ctx: &Ctx<'_>) -> Result<(), ExemplarProblem<'a>> {
     // Bytes bound characters from above: count characters only when needed.
-    let bytes: usize = e.labels.iter().map(|l| l.name.len() + l.value.len()).sum();
+    let bytes: usize = e.labels.iter().map(|(n, v)| n.len() + v.len()).sum();
     if bytes > MAX_EXEMPLAR_LABEL_RUNES {
-        let runes: usize = e.labels.iter().map(|l| l.name.chars().count() + l.value.chars().count()).sum();
+        let runes: usize = e.labels.iter().map(|(n, v)| n.chars().count() + v.chars().count()).sum();
         if runes > MAX_EXEMPLAR_LABEL_RUNES {
             return Err(ExemplarProblem::TooLong(runes));
         }
     }
-    if let Some(l) = e.labels.iter().find(|l| !is_label_name(&l.name)) {
-        return Err(ExemplarProblem::InvalidLabelName(&l.name));
+    if let Some((name, _)) = e.labels.iter().find(|(n, _)| !is_label_name(n)) {
+        return Err(ExemplarProblem::InvalidLabelName(name));
     }
     // At most a few dozen labels fit the character limit: pairwise is fine.
-    for (i, l) in e.labels.iter().enumerate() {
-        if e.labels[..i].iter().any(|p| p.name == l.name) {
-            return Err(ExemplarProblem::DuplicateLabelName(&l.name));
+    for (i, (name, _)) in e.labels.iter().enumerate() {
+        if e.labels.iter().take(i).any(|(p, _)| p == name) {
+            return Err(ExemplarProblem::DuplicateLabelName(name));
         }
     }
-    if e.labels.iter().all(|l| l.value.is_empty()) {
+    if e.labels.iter().all(|(_, v)| v.is_empty()) {
         return Err(ExemplarProblem::NoLabels);
     }
     if e.timestamp > ctx.max_t {
@@ -357,7 +356,7 @@ fn check_exemplar<'a>(e: &'a pb::Exemplar, ctx: &Ctx<'_>) -> Result<(), Exemplar
     Ok(())
 }
 
-fn metadata(m: pb::MetricMetadata) -> Metadata {
+fn metadata(m: &pb::MetricMetadata) -> Metadata {
     let kind = match MetricType::try_from(m.r#type).unwrap_or(MetricType::Unknown) {
         MetricType::Unknown => "unknown",
         MetricType::Counter => "counter",
@@ -368,7 +367,12 @@ fn metadata(m: pb::MetricMetadata) -> Metadata {
         MetricType::Info => "info",
         MetricType::Stateset => "stateset",
     };
-    Metadata { metric_family: m.metric_family_name, kind: kind.to_owned(), help: m.help, unit: m.unit }
+    Metadata {
+        metric_family: m.metric_family_name.clone(),
+        kind: kind.to_owned(),
+        help: m.help.clone(),
+        unit: m.unit.clone(),
+    }
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`
@@ -451,16 +455,16 @@ fn quoted(s: &str) -> String {
 
 /// Labels as sent (order kept, nothing dropped): `{__name__="up", 1a="x"}`,
 /// cut to a readable length.
-fn raw_series(labels: &[pb::Label]) -> String {
-    fn write(w: &mut Bounded, labels: &[pb::Label]) -> fmt::Result {
+fn raw_series(labels: LabelsView<'_>) -> String {
+    fn write(w: &mut Bounded, labels: LabelsView<'_>) -> fmt::Result {
         w.write_char('{')?;
-        for (i, l) in labels.iter().enumerate() {
+        for (i, (name, value)) in labels.iter().enumerate() {
             if i > 0 {
                 w.write_str(", ")?;
             }
-            write_escaped(w, &l.name)?;
+            write_escaped(w, name)?;
             w.write_str("=\"")?;
-            write_escaped(w, &l.value)?;
+            write_escaped(w, value)?;
             w.write_char('"')?;
         }
         w.write_char('}')
@@ -471,9 +475,10 @@ fn raw_series(labels: &[pb::Label]) -> String {
     w.finish()
 }
 
-/// A validated series in Prometheus's text form, `up{job="a"}`, cut to a
-/// readable length.
-fn series(labels: &Labels) -> String {
+/// A series that passed the label checks, in Prometheus's text form with
+/// empty values dropped, `up{job="a"}`, cut to a readable length.
+fn series(raw: LabelsView<'_>) -> String {
+    let labels = Labels::from_sorted(without_empty(raw).map(|(n, v)| Label::new(n, v)).collect());
     let mut w = Bounded::new(MAX_SERIES_IN_MESSAGE);
     // An error only means the text was cut.
     let _ = write!(w, "{labels}");
@@ -483,6 +488,8 @@ fn series(labels: &Labels) -> String {
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use rampart_storage::Sample;
 
     use super::*;
 
@@ -511,8 +518,25 @@ mod tests {
         pb::WriteRequest { timeseries, ..Default::default() }
     }
 
+    /// Validates `req` as the write handler does, from a view of it.
+    fn run(req: pb::WriteRequest, limits: &IngestLimits) -> ValidatedWrite {
+        let mut view = WriteView::new();
+        view.set_message(req);
+        let mut out = ValidatedWrite::default();
+        validate(&view, limits, NOW, &mut out);
+        out
+    }
+
     fn one(series: pb::TimeSeries) -> ValidatedWrite {
-        validate(request(vec![series]), &IngestLimits::default(), NOW)
+        run(request(vec![series]), &IngestLimits::default())
+    }
+
+    /// [`raw_series`] of labels as sent.
+    fn raw_series_of(labels: Vec<pb::Label>) -> String {
+        let mut view = WriteView::new();
+        view.set_message(request(vec![pb::TimeSeries { labels, ..Default::default() }]));
+        let series = view.series().next().expect("one series");
+        raw_series(series.labels())
     }
 
     /// The only reason recorded, its count and its only example.
@@ -531,7 +555,7 @@ mod tests {
         let many: Vec<(String, String)> = (0..30).map(|i| (format!("l{i:02}"), "x".to_owned())).collect();
         let mut many_pairs: Vec<(&str, &str)> = vec![("__name__", "m")];
         many_pairs.extend(many.iter().map(|(a, b)| (a.as_str(), b.as_str())));
-        let many_series = raw_series(&labels(&many_pairs));
+        let many_series = raw_series_of(labels(&many_pairs));
         assert!(many_series.ends_with("..."), "long series are cut: {many_series}");
         assert_eq!(many_series.chars().count(), MAX_SERIES_IN_MESSAGE + CUT_MARK.len());
         let two = [(NOW, 1.0), (NOW - 1, 2.0)];
@@ -624,7 +648,7 @@ mod tests {
                     "label name \"{}...\" is too long: 1025 bytes, more than the limit of 1024 \
                      (ingest.max_label_name_length), in series {}",
                     "n".repeat(MAX_NAME_IN_MESSAGE),
-                    raw_series(&labels(&[("__name__", "up"), (&long_name, "x")]))
+                    raw_series_of(labels(&[("__name__", "up"), (&long_name, "x")]))
                 ),
             ),
             (
@@ -665,8 +689,8 @@ mod tests {
         let v = one(ts(&pairs, &[(NOW, 1.0)]));
         assert!(v.rejections.is_empty(), "{:?}", v.rejections);
         assert_eq!(v.series.len(), 1);
-        assert_eq!(v.series[0].labels.len(), 30, "the empty label is dropped");
-        assert_eq!(v.series[0].labels.get("zz_empty"), None);
+        assert_eq!(v.series.get(0).labels().len(), 30, "the empty label is dropped");
+        assert_eq!(v.series.get(0).labels().get("zz_empty"), None);
     }
 
     #[test]
@@ -680,10 +704,10 @@ mod tests {
             "sample timestamp 1700000600001 is too far in the future (more than 10m ahead of now, 1700000000000) \
              for series up{job=\"a\"}"
         );
-        assert_eq!(v.series[0].samples, [Sample::new(NOW, 1.0), Sample::new(limit, 2.0)]);
+        assert_eq!(v.series.get(0).samples, [Sample::new(NOW, 1.0), Sample::new(limit, 2.0)]);
 
         let limits = IngestLimits { creation_grace_period: Duration::from_secs(5400), ..IngestLimits::default() };
-        let v = validate(request(vec![ts(&[("__name__", "up")], &[(NOW + 5_400_001, 1.0)])]), &limits, NOW);
+        let v = run(request(vec![ts(&[("__name__", "up")], &[(NOW + 5_400_001, 1.0)])]), &limits);
         assert!(v.series.is_empty(), "a series left without samples is not returned");
         let (_, _, message) = only_rejection(&v, "grace");
         assert!(message.contains("(more than 1h30m ahead of now, 1700000000000) for series up{}"), "{message}");
@@ -772,8 +796,8 @@ mod tests {
             let v = one(series);
             assert_eq!(only_rejection(&v, case), (RejectReason::InvalidExemplar, 1, message), "{case}");
             assert_eq!(v.series.len(), 1, "{case}: the series is kept");
-            assert_eq!(v.series[0].samples, [Sample::new(NOW, 1.0)], "{case}: its samples are kept");
-            assert!(v.series[0].exemplars.is_empty(), "{case}");
+            assert_eq!(v.series.get(0).samples, [Sample::new(NOW, 1.0)], "{case}: its samples are kept");
+            assert!(v.series.get(0).exemplars.is_empty(), "{case}");
         }
     }
 
@@ -790,7 +814,7 @@ mod tests {
         let v = one(series);
         assert!(v.rejections.is_empty(), "{:?}", v.rejections);
         assert_eq!(
-            v.series[0].exemplars,
+            v.series.get(0).exemplars,
             [Exemplar {
                 labels: Labels::from_pairs([("span_id", "1"), ("trace_id", exact.as_str())]),
                 v: 0.5,
@@ -809,9 +833,9 @@ mod tests {
             ts(&[("__name__", "bad"), ("b", "1"), ("a", "1")], &[(NOW, 1.0)]),
             ts(&[("__name__", "good_c")], &[(NOW, 4.0), (NOW + GRACE_MS + 1, 5.0)]),
         ]);
-        let v = validate(req, &IngestLimits::default(), NOW);
+        let v = run(req, &IngestLimits::default());
         let kept: Vec<(String, Vec<Sample>)> =
-            v.series.iter().map(|s| (s.labels.to_string(), s.samples.clone())).collect();
+            v.series.iter().map(|s| (s.labels().to_string(), s.samples.to_vec())).collect();
         assert_eq!(
             kept,
             [
@@ -842,7 +866,7 @@ mod tests {
         let samples: Vec<(i64, f64)> = values.iter().enumerate().map(|(i, &v)| (NOW + i as i64, v)).collect();
         let v = one(ts(&[("__name__", "up")], &samples));
         assert!(v.rejections.is_empty(), "{:?}", v.rejections);
-        let got: Vec<u64> = v.series[0].samples.iter().map(|s| s.v.to_bits()).collect();
+        let got: Vec<u64> = v.series.get(0).samples.iter().map(|s| s.v.to_bits()).collect();
         let want: Vec<u64> = values.iter().map(|v| v.to_bits()).collect();
         assert_eq!(got, want);
         assert_eq!(got[0], rampart_storage::STALE_NAN_BITS);
@@ -871,7 +895,7 @@ mod tests {
             });
         }
         req.metadata.push(pb::MetricMetadata { metric_family_name: String::new(), ..Default::default() });
-        let v = validate(req, &IngestLimits::default(), NOW);
+        let v = run(req, &IngestLimits::default());
         let got: Vec<Metadata> = v.metadata;
         let want: Vec<Metadata> = types
             .iter()

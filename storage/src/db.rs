@@ -27,28 +27,17 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::batch::AppendBatch;
 use crate::checkpoint;
 use crate::chunkenc::{self, Encoding};
 use crate::error::{Error, Result};
 use crate::head::{AppendOutcome, AppendRules, Head, MemSeries, SeriesState};
-use crate::labels::Labels;
 use crate::metrics::EngineMetrics;
-use crate::model::{Exemplar, Metadata, Sample};
+use crate::model::{Metadata, Sample};
 use crate::options::Options;
 use crate::persist::{ChunkWrite, PartitionState, Persist};
 use crate::record::{self, CheckpointSeries, ChunkRecord, Record, SampleRecord, SeriesRecord};
 use crate::wal::{Wal, WalOptions};
-
-/// The samples (and exemplars) of one series to append.
-#[derive(Clone, Copy, Debug)]
-pub struct SeriesAppend<'a> {
-    /// The series' labels (validated by the caller).
-    pub labels: &'a Labels,
-    /// Samples, in any order.
-    pub samples: &'a [Sample],
-    /// Exemplars.
-    pub exemplars: &'a [Exemplar],
-}
 
 /// Why the engine refused a sample.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -64,7 +53,7 @@ pub enum RejectionKind {
 /// One refused sample.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Rejection {
-    /// Index of the series in the append call.
+    /// Index of the series in the appended batch.
     pub series: usize,
     /// The refused sample.
     pub sample: Sample,
@@ -268,15 +257,13 @@ impl Db {
                 })
             }
         };
-        let mut key = Vec::new();
-        Head::series_key(c.tenant, &labels, &mut key);
         let mut state = SeriesState::new(c.max_t);
         state.restore(c.open, if skip_pending { Vec::new() } else { c.pending })?;
         self.head.observe_id(c.id);
         self.head.insert(Arc::new(MemSeries {
             id: c.id,
             tenant: c.tenant,
-            key: key.into(),
+            key: labels.encode().into(),
             state: parking_lot::Mutex::new(state),
         }));
         Ok(())
@@ -291,12 +278,10 @@ impl Db {
             self.persist.write_series([(s.tenant, s.id, &s.labels)])?;
         }
         let max_t = self.persist.series_max_t(s.tenant, s.id)?.unwrap_or(i64::MIN);
-        let mut key = Vec::new();
-        Head::series_key(s.tenant, &s.labels, &mut key);
         self.head.insert(Arc::new(MemSeries {
             id: s.id,
             tenant: s.tenant,
-            key: key.into(),
+            key: s.labels.encode().into(),
             state: parking_lot::Mutex::new(SeriesState::new(max_t)),
         }));
         Ok(())
@@ -344,18 +329,18 @@ impl Db {
         Ok(None)
     }
 
-    /// Appends samples of several series of one tenant. Samples the engine
+    /// Appends the series of `batch` to tenant `tenant`. Samples the engine
     /// refuses are reported in the result; the others are stored. Returns
     /// once the WAL holds the stored samples (per the fsync policy).
-    pub fn append(&self, tenant: &str, input: &[SeriesAppend<'_>], now_ms: i64) -> Result<AppendResult> {
+    pub fn append(&self, tenant: &str, batch: &AppendBatch, now_ms: i64) -> Result<AppendResult> {
         let wal = self.wal()?;
         let tenant_id = self.persist.ensure_tenant(tenant)?;
         let mut result = AppendResult::default();
-        let series = self.resolve_series(tenant_id, input, &mut result)?;
+        let series = self.resolve_series(tenant_id, batch, &mut result)?;
         let rules = self.rules(now_ms, false);
         let sealed_until = self.sealed_until.load(Ordering::Relaxed);
-        let mut records = Vec::with_capacity(input.iter().map(|s| s.samples.len()).sum());
-        for (i, (inp, series)) in input.iter().zip(&series).enumerate() {
+        let mut records = Vec::with_capacity(batch.sample_count());
+        for (i, (inp, series)) in batch.iter().zip(&series).enumerate() {
             let mut st = series.state.lock();
             for &s in inp.samples {
                 let outcome = if s.t < sealed_until && self.persist.is_sealed(s.t) {
@@ -381,7 +366,7 @@ impl Db {
             record::encode_samples(&records, &mut buf);
             wal.append(&buf)?;
         }
-        for (inp, series) in input.iter().zip(&series) {
+        for (inp, series) in batch.iter().zip(&series) {
             if !inp.exemplars.is_empty() {
                 self.persist.put_exemplars(tenant_id, series.id, inp.exemplars)?;
             }
@@ -390,19 +375,17 @@ impl Db {
         Ok(result)
     }
 
-    /// Finds or creates the head series of every input.
+    /// Finds or creates the head series of every series of `batch`.
     fn resolve_series(
         &self,
         tenant: u32,
-        input: &[SeriesAppend<'_>],
+        batch: &AppendBatch,
         result: &mut AppendResult,
     ) -> Result<Vec<Arc<MemSeries>>> {
-        let mut key = Vec::new();
-        let mut out: Vec<Option<Arc<MemSeries>>> = Vec::with_capacity(input.len());
+        let mut out: Vec<Option<Arc<MemSeries>>> = Vec::with_capacity(batch.len());
         let mut missing = Vec::new();
-        for (i, inp) in input.iter().enumerate() {
-            Head::series_key(tenant, inp.labels, &mut key);
-            let found = self.head.get_by_key(&key);
+        for (i, inp) in batch.iter().enumerate() {
+            let found = self.head.get_by_key(tenant, inp.key);
             if found.is_none() {
                 missing.push(i);
             }
@@ -413,23 +396,24 @@ impl Db {
             let mut created = Vec::new();
             let mut new_records = Vec::new();
             for i in missing {
-                Head::series_key(tenant, input[i].labels, &mut key);
-                if let Some(s) = self.head.get_by_key(&key) {
+                let key = batch.get(i).key;
+                if let Some(s) = self.head.get_by_key(tenant, key) {
                     out[i] = Some(s);
                     continue;
                 }
-                let (id, max_t) = match self.persist.lookup_series(tenant, input[i].labels)? {
+                let labels = batch.get(i).labels();
+                let (id, max_t) = match self.persist.lookup_series(tenant, &labels)? {
                     Some(id) => (id, self.persist.series_max_t(tenant, id)?.unwrap_or(i64::MIN)),
                     None => {
                         let id = self.head.allocate_id();
-                        new_records.push(SeriesRecord { tenant, id, labels: input[i].labels.clone() });
+                        new_records.push(SeriesRecord { tenant, id, labels });
                         (id, i64::MIN)
                     }
                 };
                 let series = Arc::new(MemSeries {
                     id,
                     tenant,
-                    key: key.clone().into(),
+                    key: key.into(),
                     state: parking_lot::Mutex::new(SeriesState::new(max_t)),
                 });
                 out[i] = Some(series.clone());

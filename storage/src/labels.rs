@@ -93,13 +93,15 @@ impl Labels {
         self.0
     }
 
+    /// The labels as `(name, value)` pairs, in name order.
+    pub fn pairs(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.0.iter().map(|l| (l.name.as_str(), l.value.as_str()))
+    }
+
     /// Appends the canonical byte form to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         for l in &self.0 {
-            out.extend_from_slice(l.name.as_bytes());
-            out.push(SEP);
-            out.extend_from_slice(l.value.as_bytes());
-            out.push(SEP);
+            encode_label(&l.name, &l.value, out);
         }
     }
 
@@ -124,6 +126,15 @@ impl Labels {
         }
         Some(Self(labels))
     }
+}
+
+/// Appends the canonical byte form of one label to `out`; a label set's form
+/// is that of its labels in name order (see [`Labels::encode`]).
+pub(crate) fn encode_label(name: &str, value: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(name.as_bytes());
+    out.push(SEP);
+    out.extend_from_slice(value.as_bytes());
+    out.push(SEP);
 }
 
 impl<'a> IntoIterator for &'a Labels {

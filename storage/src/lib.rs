@@ -12,6 +12,7 @@
 //! | [`labels`] | label sets and their canonical byte form |
 //! | `model` | samples, exemplars, metric metadata |
 //! | `record` | what a WAL or checkpoint record holds |
+//! | `batch` | [`AppendBatch`]: the series of one append, labels in canonical form |
 //! | `head` | in-memory series: open chunks, out-of-order samples, flush snapshots |
 //! | [`persist`] | RocksDB: series index, postings, partitioned chunks, metadata |
 //! | `compact` | merging, re-encoding, sealing and retention of partitions |
@@ -20,6 +21,7 @@
 
 #![deny(missing_docs)]
 
+mod batch;
 mod checkpoint;
 pub mod chunkenc;
 mod compact;
@@ -36,8 +38,9 @@ mod querier;
 mod record;
 pub mod wal;
 
+pub use batch::{AppendBatch, BatchSeries};
 pub use compact::CompactionSummary;
-pub use db::{AppendResult, Db, FlushSummary, Rejection, RejectionKind, SeriesAppend};
+pub use db::{AppendResult, Db, FlushSummary, Rejection, RejectionKind};
 pub use error::{Error, Result};
 pub use labels::{Label, Labels};
 pub use matcher::{MatchKind, Matcher};

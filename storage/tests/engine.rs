@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rampart_storage::{Db, Labels, MatchKind, Matcher, Options, Sample, SeriesAppend, STALE_NAN_BITS};
+use rampart_storage::{AppendBatch, Db, Labels, MatchKind, Matcher, Options, Sample, STALE_NAN_BITS};
 
 const HOUR: i64 = 3_600_000;
 
@@ -14,8 +14,14 @@ fn options(dir: &std::path::Path) -> Options {
     o
 }
 
+fn batch(labels: &Labels, samples: &[Sample]) -> AppendBatch {
+    let mut b = AppendBatch::new();
+    b.push(labels.pairs(), samples, []);
+    b
+}
+
 fn append(db: &Db, tenant: &str, labels: &Labels, samples: &[Sample]) -> rampart_storage::AppendResult {
-    db.append(tenant, &[SeriesAppend { labels, samples, exemplars: &[] }], 10 * HOUR).expect("append")
+    db.append(tenant, &batch(labels, samples), 10 * HOUR).expect("append")
 }
 
 fn read(db: &Db, tenant: &str, mint: i64, maxt: i64) -> Vec<(Labels, Vec<(i64, u64)>)> {
@@ -64,9 +70,7 @@ fn retention_drops_only_partitions_entirely_past_the_cutoff() {
     let db = Db::open(opts).expect("open");
     // One sample in each of the partitions [0,1h) .. [4h,5h), each at 30 min.
     let samples: Vec<Sample> = (0..5).map(|h| Sample::new(h * HOUR + HOUR / 2, h as f64)).collect();
-    let r = db
-        .append("default", &[SeriesAppend { labels: &up("a"), samples: &samples, exemplars: &[] }], 2 * HOUR)
-        .expect("append");
+    let r = db.append("default", &batch(&up("a"), &samples), 2 * HOUR).expect("append");
     assert!(r.rejections.is_empty(), "{:?}", r.rejections);
     db.flush_head(true).expect("flush");
     // Cut-off at 4h15m - 2h = 2h15m: [0,1h) and [1h,2h) are entirely before

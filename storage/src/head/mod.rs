@@ -1,11 +1,17 @@
 //! The head: every series that currently holds in-memory data, sharded by
-//! label hash (for appends) and by id (for reads and WAL replay).
+//! the hash of its identity, tenant and canonical labels (for appends), and
+//! by id (for reads and WAL replay).
 //!
 //! Locks, in the order they may be taken:
 //! 1. `creation` serialises series creation and removal, so that a series'
 //!    WAL record and index entry exist before any append can reach it;
 //! 2. a `by_id` shard, then a `by_key` shard (never held during I/O);
 //! 3. a series' own state mutex (see [`series`]).
+//!
+//! A `by_key` shard is a hash table of `(hash, series)`: a lookup compares
+//! the stored hash before it reads the series, so it touches the series
+//! (and compares its key) only on a real match. The shard is picked from
+//! hash bits that the table itself does not use for its buckets or tags.
 
 pub mod series;
 
@@ -13,15 +19,15 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use hashbrown::HashTable;
 use parking_lot::{Mutex, RwLock};
 
-use crate::labels::Labels;
 pub use series::{AppendOutcome, AppendRules, MemSeries, SeriesState};
 
 /// Number of shards of each map (a power of two).
 const SHARDS: usize = 256;
 
-type KeyShard = HashMap<u64, Vec<Arc<MemSeries>>>;
+type KeyShard = HashTable<(u64, Arc<MemSeries>)>;
 type IdShard = HashMap<u64, Arc<MemSeries>>;
 
 /// The set of in-memory series.
@@ -39,29 +45,30 @@ impl Head {
     pub fn new(max_id: u64) -> Self {
         Self {
             hasher: ahash::RandomState::with_seeds(1, 2, 3, 4),
-            by_key: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            by_key: (0..SHARDS).map(|_| RwLock::new(HashTable::new())).collect(),
             by_id: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
             creation: Mutex::new(()),
             next_id: AtomicU64::new(max_id + 1),
         }
     }
 
-    /// Writes the head identity of a series (`tenant | labels`) into `buf`.
-    pub fn series_key(tenant: u32, labels: &Labels, buf: &mut Vec<u8>) {
-        buf.clear();
-        buf.extend_from_slice(&tenant.to_be_bytes());
-        labels.encode_into(buf);
+    fn hash(&self, tenant: u32, key: &[u8]) -> u64 {
+        self.hasher.hash_one((tenant, key))
     }
 
-    fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
+    /// The `by_key` shard of hash `h`: bits 32 to 39, as the table uses the
+    /// low bits for buckets and the top seven for tags.
+    fn key_shard(&self, h: u64) -> &RwLock<KeyShard> {
+        &self.by_key[(h >> 32) as usize % SHARDS]
     }
 
-    /// The series with identity `key`, if it is in the head.
-    pub fn get_by_key(&self, key: &[u8]) -> Option<Arc<MemSeries>> {
-        let h = self.hash(key);
-        let shard = self.by_key[h as usize % SHARDS].read();
-        shard.get(&h)?.iter().find(|s| &*s.key == key).cloned()
+    /// The series of `tenant` whose labels have the canonical form `key`, if
+    /// it is in the head.
+    pub fn get_by_key(&self, tenant: u32, key: &[u8]) -> Option<Arc<MemSeries>> {
+        let h = self.hash(tenant, key);
+        let shard = self.key_shard(h).read();
+        let (_, series) = shard.find(h, |(sh, s)| *sh == h && s.tenant == tenant && *s.key == *key)?;
+        Some(series.clone())
     }
 
     /// The series with id `id`, if it is in the head.
@@ -81,9 +88,9 @@ impl Head {
 
     /// Inserts a series. Caller holds `creation` and has checked it is absent.
     pub fn insert(&self, series: Arc<MemSeries>) {
-        let h = self.hash(&series.key);
+        let h = self.hash(series.tenant, &series.key);
         self.by_id[series.id as usize % SHARDS].write().insert(series.id, series.clone());
-        self.by_key[h as usize % SHARDS].write().entry(h).or_default().push(series);
+        self.key_shard(h).write().insert_unique(h, (h, series), |(h, _)| *h);
     }
 
     /// Every series in the head.
@@ -107,15 +114,12 @@ impl Head {
                 // Appenders clone series out of the key map, so hold its shard
                 // while deciding. Two references: this map and the key map; a
                 // third means an appender or reader holds it right now.
-                let h = self.hash(&s.key);
-                let mut keys = self.by_key[h as usize % SHARDS].write();
+                let h = self.hash(s.tenant, &s.key);
+                let mut keys = self.key_shard(h).write();
                 let idle = Arc::strong_count(s) == 2 && s.state.lock().is_empty();
                 if idle {
-                    if let Some(list) = keys.get_mut(&h) {
-                        list.retain(|x| x.id != s.id);
-                        if list.is_empty() {
-                            keys.remove(&h);
-                        }
+                    if let Ok(entry) = keys.find_entry(h, |(_, x)| x.id == s.id) {
+                        entry.remove();
                     }
                     removed += 1;
                 }

@@ -27,7 +27,8 @@ pub struct MemSeries {
     pub id: u64,
     /// Tenant id.
     pub tenant: u32,
-    /// `tenant | canonical labels`: the head map's identity of the series.
+    /// Canonical byte form of its labels: with `tenant`, the head map's
+    /// identity of the series.
     pub key: Box<[u8]>,
     /// Mutable state.
     pub state: Mutex<SeriesState>,
