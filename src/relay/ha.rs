@@ -38,7 +38,7 @@ use parking_lot::Mutex;
 use rampart_storage::Labels;
 use serde::{Deserialize, Serialize};
 
-use crate::ingest::AcceptedSeries;
+use super::series::AcceptedSeries;
 
 /// The elected replica of one cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

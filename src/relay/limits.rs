@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::ingest::AcceptedSeries;
+use super::series::AcceptedSeries;
 
 /// Token buckets per tenant.
 #[derive(Default)]

@@ -25,6 +25,7 @@ pub mod overrides;
 pub mod queue;
 mod receive;
 pub mod relabel;
+pub mod series;
 mod status;
 pub mod tls;
 

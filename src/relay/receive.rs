@@ -29,10 +29,11 @@ use super::ha::HaLabels;
 use super::limits::SeriesRefused;
 use super::overrides::TenantSettings;
 use super::queue::Record;
+use super::series::{accepted_series, AcceptedSeries};
 use super::tls::ClientCertificate;
 use super::Relay;
 use crate::error_class::ErrorClass;
-use crate::ingest::{self, AcceptedSeries, IngestError, Rejections};
+use crate::ingest::{self, IngestError, Rejections, ValidatedWrite, WriteView};
 use crate::proto::prometheus as pb;
 use crate::tenant::TenantId;
 
@@ -106,11 +107,14 @@ impl Relay {
     /// The blocking part of a write: everything after reading the body.
     fn process(&self, tenant: &TenantId, settings: &TenantSettings, body: &[u8]) -> Result<(u16, String), RelayError> {
         let t = tenant.as_str();
-        let req = ingest::decode(body, &settings.ingest)?;
-        let received: u64 = req.timeseries.iter().map(|s| s.samples.len() as u64).sum();
+        let mut view = WriteView::new();
+        ingest::decode(body, &settings.ingest, &mut view)?;
+        let received: u64 = view.series().map(|s| s.samples().len() as u64).sum();
         self.metrics.received.add([t], received);
         let now = crate::now_ms();
-        let mut v = ingest::validate(req, &settings.ingest, now);
+        let mut v = ValidatedWrite::default();
+        ingest::validate(&view, &settings.ingest, now, &mut v);
+        let mut series = accepted_series(&v);
         for (reason, n, _) in v.rejections.iter() {
             if !reason.counts_exemplars() {
                 self.metrics.rejected.add([t, reason.as_str()], n);
@@ -120,13 +124,13 @@ impl Relay {
         let limits = &settings.limits;
         if limits.accept_ha_samples {
             let labels = HaLabels { cluster: &limits.ha_cluster_label, replica: &limits.ha_replica_label };
-            let d = self.ha.deduplicate(t, labels, &mut v.series, now);
+            let d = self.ha.deduplicate(t, labels, &mut series, now);
             self.metrics.deduplicated.add([t], d.samples);
         }
-        let dropped = relabel(settings, &mut v.series);
+        let dropped = relabel(settings, &mut series);
         self.metrics.relabel_dropped.add([t], dropped);
 
-        let samples: u64 = v.series.iter().map(|s| s.samples.len() as u64).sum();
+        let samples: u64 = series.iter().map(|s| s.samples.len() as u64).sum();
         if let Err(retry_after) =
             self.rate.take(t, samples, limits.ingestion_rate, limits.ingestion_burst_size, Instant::now())
         {
@@ -141,7 +145,7 @@ impl Relay {
         }
         let refused = self.series.admit(
             t,
-            &mut v.series,
+            &mut series,
             limits.max_global_series_per_user,
             limits.active_series_idle_timeout,
             now,
@@ -152,7 +156,7 @@ impl Relay {
             self.metrics.rejected.add([t, "queue_full"], samples);
             return Err(RelayError::QueueFull { bytes: self.queue.bytes(), limit: self.queue.max_bytes() });
         }
-        let (records, queued) = encode(t, v.series, &v.metadata, self.shards);
+        let (records, queued) = encode(t, series, &v.metadata, self.shards);
         let payloads: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
         self.queue.append(&payloads)?;
         self.metrics.accepted.add([t], queued);

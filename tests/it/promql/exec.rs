@@ -23,7 +23,7 @@ use promql_parser::parser::Expr;
 use rampart::promql::{
     AnnotationKind, Engine, EngineOptions, QueryError, QueryOutput, Queryable, Sample, TenantStorage, Value,
 };
-use rampart_storage::{Db, FsyncPolicy, Label, Labels, Options, SeriesAppend};
+use rampart_storage::{AppendBatch, Db, FsyncPolicy, Label, Labels, Options};
 
 use super::atmod::at_variants;
 use super::compare::{check_annotations, check_error, check_no_error, check_sorted, check_value, fmt_t};
@@ -250,16 +250,18 @@ impl Runner<'_> {
         if self.broken.is_some() || owned.is_empty() {
             return Ok(());
         }
-        let appends: Vec<SeriesAppend<'_>> =
-            owned.iter().map(|(labels, samples)| SeriesAppend { labels, samples, exemplars: &[] }).collect();
+        let mut batch = AppendBatch::new();
+        for (labels, samples) in &owned {
+            batch.push(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())), samples, []);
+        }
         let store = self.store()?;
-        let result = store.db.append(TENANT, &appends, max_t).map_err(|e| format!("append: {e}"))?;
+        let result = store.db.append(TENANT, &batch, max_t).map_err(|e| format!("append: {e}"))?;
         if let Some(r) = result.rejections.first() {
             return Err(format!(
                 "{} of {} samples rejected, first: {} t={} v={} ({:?})",
                 result.rejections.len(),
-                appends.iter().map(|a| a.samples.len()).sum::<usize>(),
-                appends[r.series].labels,
+                batch.sample_count(),
+                owned[r.series].0,
                 fmt_t(r.sample.t),
                 r.sample.v,
                 r.kind
