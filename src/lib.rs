@@ -12,6 +12,7 @@
 //! | [`ingest`] | remote-write decoding, validation and responses |
 //! | [`api`] | HTTP routes |
 //! | [`relay`] | `rampart relay`: auth, tenancy, HA dedup, limits, durable queue, forwarding |
+//! | [`rules`] | recording and alerting rules, notifications to Alertmanager |
 //! | [`server`] | running a serving mode |
 //! | [`telemetry`] | logs and `/metrics` |
 //! | [`tsdb_cmd`] | `rampart tsdb` admin commands |
@@ -26,6 +27,7 @@ pub mod ingest;
 pub mod promql;
 pub mod proto;
 pub mod relay;
+pub mod rules;
 pub mod server;
 pub mod telemetry;
 pub mod tenant;

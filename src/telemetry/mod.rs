@@ -2,7 +2,10 @@
 //!
 //! Counters of the service live here as atomics; the storage engine keeps
 //! its own (`rampart_storage::metrics::EngineMetrics`) and both are rendered
-//! together in the Prometheus text format (version 0.0.4).
+//! together in the Prometheus text format (version 0.0.4). [`series`] has
+//! the labelled counter and histogram types other components keep.
+
+pub mod series;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -1,0 +1,1 @@
+//! Template expansion of alert labels and annotations.
