@@ -30,6 +30,26 @@ pub enum Command {
     /// Inspect a stopped store's data directory (like `promtool tsdb`).
     #[command(subcommand)]
     Tsdb(TsdbCommand),
+    /// Check Prometheus rule files (like `promtool check rules`).
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+/// Rule file commands.
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Validate rule files: YAML, PromQL, names, templates. Prints the
+    /// number of rules of each file or every problem, naming file, group and
+    /// rule; exits non-zero when a file is invalid.
+    Check(RuleFilesArgs),
+}
+
+/// Rule files to work on.
+#[derive(Debug, Args)]
+pub struct RuleFilesArgs {
+    /// Rule files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 }
 
 /// Flags shared by the serving modes. A flag given on the command line

@@ -10,10 +10,10 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
-use rampart::cli::{Cli, Command, TsdbCommand};
+use rampart::cli::{Cli, Command, RulesCommand, TsdbCommand};
 use rampart::config::relay::RelayConfig;
 use rampart::config::{Config, LogConfig};
-use rampart::{credentials, relay, server, telemetry, tsdb_cmd};
+use rampart::{credentials, relay, rules, server, telemetry, tsdb_cmd};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -58,6 +58,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             match cmd {
                 TsdbCommand::Stats(args) => tsdb_cmd::stats(&args, &mut out),
                 TsdbCommand::Dump(args) => tsdb_cmd::dump(&args, &mut out),
+            }
+        }
+        Command::Rules(RulesCommand::Check(args)) => {
+            if rules::check::run(&args.files, &mut std::io::stdout().lock())? {
+                Ok(())
+            } else {
+                anyhow::bail!("some rule files are invalid")
             }
         }
     }

@@ -13,6 +13,8 @@ use tokio::net::TcpListener;
 use crate::api::{self, AppState};
 use crate::config::relay::RelayConfig;
 use crate::config::Config;
+use crate::promql::Engine;
+use crate::rules::{EvalEnv, Ruler};
 
 /// Serves until a shutdown signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -33,6 +35,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let db = tokio::task::spawn_blocking(move || Db::open(opts)).await?.context("opening the storage engine")?;
     let db = Arc::new(db);
     let _ = state.db.set(db.clone());
+    let ruler = start_ruler(&config, db.clone(), &state);
     tracing::info!("rampart ready");
 
     let flush = spawn_periodic(db.clone(), config.storage.head.flush_interval, |db| db.flush_head(false).map(|_| ()));
@@ -41,6 +44,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     });
 
     server.await?.context("serving HTTP")?;
+    if let Some(r) = &ruler {
+        r.stop();
+    }
     flush.abort();
     compact.abort();
     tracing::info!("shutting down: flushing the head");
@@ -48,6 +54,29 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || db.flush_head(false)).await??;
     tracing::info!("rampart stopped");
     Ok(())
+}
+
+/// Starts rule evaluation when tenants have rule directories, and reloads
+/// it on SIGHUP.
+fn start_ruler(config: &Config, db: Arc<Db>, state: &AppState) -> Option<Arc<Ruler>> {
+    if config.rules.tenants.is_empty() {
+        return None;
+    }
+    let engine = Engine::new(state.queries.engine_options(None));
+    let env = EvalEnv::from_config(&config.rules, db, engine, None, config.listen);
+    let ruler = Ruler::new(config.rules.clone(), env);
+    // Problems are logged and exposed by the ruler; good files run.
+    let _ = ruler.reload();
+    let _ = state.ruler.set(ruler.clone());
+    let on_hup = ruler.clone();
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading rule files");
+            let _ = on_hup.reload();
+        }
+    });
+    Some(ruler)
 }
 
 /// `rampart all`: the store, and the relay in front of it when a relay

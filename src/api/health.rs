@@ -24,7 +24,11 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static 
 /// Prometheus text exposition of Rampart's own metrics.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let body = tokio::task::spawn_blocking(move || {
-        crate::telemetry::render(&state.metrics, &state.query_metrics, state.db.get().map(|d| &**d))
+        let mut out = crate::telemetry::render(&state.metrics, &state.query_metrics, state.db.get().map(|d| &**d));
+        if let Some(r) = state.ruler.get() {
+            r.render_metrics(&mut out);
+        }
+        out
     })
     .await
     .unwrap_or_default();

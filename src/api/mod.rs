@@ -11,6 +11,7 @@
 //! | `meta` | `series`, `labels`, `label/<name>/values`, `metadata`, `query_exemplars` |
 //! | `status` | `status/buildinfo`, `status/tsdb`, `status/runtimeinfo`, `status/flags` |
 //! | `read` | remote read |
+//! | `rules` | `rules`, `alerts`, `/-/reload` |
 //! | `request` | tenant and form parameters of a request |
 //! | `params` | times, durations, limits, `match[]` selectors |
 //! | `response` | the JSON envelope, error types and Prometheus's number formats |
@@ -31,6 +32,7 @@ mod query;
 mod read;
 mod request;
 mod response;
+mod rules;
 mod status;
 mod write;
 
@@ -44,6 +46,7 @@ use rampart_storage::Db;
 
 use crate::config::QueryConfig;
 use crate::ingest::IngestLimits;
+use crate::rules::Ruler;
 use crate::telemetry::{IngestMetrics, QueryMetrics};
 pub use exec::QueryExecutor;
 pub use response::{ApiError, ErrorType};
@@ -62,6 +65,8 @@ pub struct AppState {
     pub query_metrics: QueryMetrics,
     /// When the process started.
     pub started: SystemTime,
+    /// The rule evaluator, once the engine is open.
+    pub ruler: OnceLock<Arc<Ruler>>,
 }
 
 impl AppState {
@@ -74,6 +79,7 @@ impl AppState {
             queries: QueryExecutor::new(QueryConfig::default()),
             query_metrics: QueryMetrics::default(),
             started: SystemTime::now(),
+            ruler: OnceLock::new(),
         }
     }
 
@@ -114,6 +120,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/status/flags", api_route(get(status::flags)))
         .route("/api/v1/status/tsdb", api_route(get(status::tsdb)))
         .route("/api/v1/read", api_route(post(read::remote_read)))
+        .route("/api/v1/rules", api_route(get(rules::rules)))
+        .route("/api/v1/alerts", api_route(get(rules::alerts)))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), access::log_requests));
     Router::new()
         .route("/api/v1/write", post(write::remote_write))
@@ -122,6 +130,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/admin/flush", post(admin::flush))
         .route("/-/healthy", get(health::healthy))
         .route("/-/ready", get(health::ready))
+        .route("/-/reload", post(rules::reload).put(rules::reload))
         .route("/metrics", get(health::metrics))
         .merge(query_api)
         .layer(axum::extract::DefaultBodyLimit::max(usize::try_from(state.limits.max_body_bytes).unwrap_or(usize::MAX)))

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod query;
 pub mod relay;
+pub mod rules;
 pub mod size;
 pub mod store;
 
@@ -36,6 +37,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Who may write to the store.
     pub auth: auth::AuthConfig,
+    /// Recording and alerting rules.
+    pub rules: rules::RulesConfig,
 }
 
 impl Default for Config {
@@ -48,6 +51,7 @@ impl Default for Config {
             query: QueryConfig::default(),
             log: LogConfig::default(),
             auth: auth::AuthConfig::default(),
+            rules: rules::RulesConfig::default(),
         }
     }
 }
@@ -133,7 +137,13 @@ impl Config {
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        Self::from_yaml(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })
+        let config = Self::from_yaml(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })?;
+        let problems = config.rules.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid { path: path.to_owned(), problems })
+        }
     }
 
     /// Parses config YAML; an empty document gives the defaults.

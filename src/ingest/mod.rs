@@ -25,7 +25,7 @@ use serde::Deserialize;
 pub use decode::decode;
 pub use reject::{RejectMessage, RejectReason, Rejections, EXAMPLES_PER_REASON};
 pub use respond::{respond, respond_error};
-pub use validate::{validate, ValidatedWrite, MAX_EXEMPLAR_LABEL_RUNES};
+pub use validate::{is_label_name, is_metric_name, validate, ValidatedWrite, MAX_EXEMPLAR_LABEL_RUNES};
 pub use view::{ExemplarView, LabelsView, SeriesView, WriteView};
 
 use crate::config::size::deserialize_size;

@@ -376,7 +376,7 @@ fn metadata(m: &pb::MetricMetadata) -> Metadata {
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`
-fn is_label_name(s: &str) -> bool {
+pub fn is_label_name(s: &str) -> bool {
     match s.as_bytes() {
         [first, rest @ ..] => {
             (first.is_ascii_alphabetic() || *first == b'_')
@@ -387,7 +387,7 @@ fn is_label_name(s: &str) -> bool {
 }
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`
-fn is_metric_name(s: &str) -> bool {
+pub fn is_metric_name(s: &str) -> bool {
     match s.as_bytes() {
         [first, rest @ ..] => {
             (first.is_ascii_alphabetic() || *first == b'_' || *first == b':')
