@@ -2,6 +2,7 @@
 //! `impl Default` of its struct), so an empty file, or none, is valid.
 //! Unknown keys are errors, reported with their path.
 
+pub mod alerting;
 pub mod auth;
 pub mod query;
 pub mod relay;
@@ -36,6 +37,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Who may write to the store.
     pub auth: auth::AuthConfig,
+    /// Alertmanagers that alerting rules notify.
+    pub alerting: alerting::AlertingConfig,
 }
 
 impl Default for Config {
@@ -48,6 +51,7 @@ impl Default for Config {
             query: QueryConfig::default(),
             log: LogConfig::default(),
             auth: auth::AuthConfig::default(),
+            alerting: alerting::AlertingConfig::default(),
         }
     }
 }
@@ -163,6 +167,7 @@ mod tests {
         assert_eq!(format!("{:?}", sample.storage), format!("{:?}", defaults.storage));
         assert_eq!(sample.query, defaults.query);
         assert_eq!(sample.listen, defaults.listen);
+        assert_eq!(sample.alerting, defaults.alerting);
     }
 
     #[test]

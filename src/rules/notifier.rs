@@ -1,1 +1,0 @@
-//! Alert delivery to Alertmanager.
