@@ -14,6 +14,7 @@ use crate::api::{self, AppState};
 use crate::config::relay::RelayConfig;
 use crate::config::Config;
 use crate::promql::Engine;
+use crate::rules::notifier::Notifier;
 use crate::rules::{EvalEnv, Ruler};
 
 /// Serves until a shutdown signal.
@@ -35,7 +36,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let db = tokio::task::spawn_blocking(move || Db::open(opts)).await?.context("opening the storage engine")?;
     let db = Arc::new(db);
     let _ = state.db.set(db.clone());
-    let ruler = start_ruler(&config, db.clone(), &state);
+    let ruler = start_ruler(&config, db.clone(), &state)?;
     tracing::info!("rampart ready");
 
     let flush = spawn_periodic(db.clone(), config.storage.head.flush_interval, |db| db.flush_head(false).map(|_| ()));
@@ -45,7 +46,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     server.await?.context("serving HTTP")?;
     if let Some(r) = &ruler {
-        r.stop();
+        r.stop(NOTIFY_ON_SHUTDOWN).await;
     }
     flush.abort();
     compact.abort();
@@ -58,12 +59,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
 /// Starts rule evaluation when tenants have rule directories, and reloads
 /// it on SIGHUP.
-fn start_ruler(config: &Config, db: Arc<Db>, state: &AppState) -> Option<Arc<Ruler>> {
+fn start_ruler(config: &Config, db: Arc<Db>, state: &AppState) -> anyhow::Result<Option<Arc<Ruler>>> {
     if config.rules.tenants.is_empty() {
-        return None;
+        return Ok(None);
     }
     let engine = Engine::new(state.queries.engine_options(None));
-    let env = EvalEnv::from_config(&config.rules, db, engine, None, config.listen);
+    let notifier = if config.alerting.alertmanagers.is_empty() {
+        None
+    } else {
+        let external = rampart_storage::Labels::from_pairs(config.rules.external_labels.clone());
+        Some(Notifier::start(&config.alerting, external).context("starting the Alertmanager notifier")?)
+    };
+    let env = EvalEnv::from_config(&config.rules, db, engine, notifier, config.listen);
     let ruler = Ruler::new(config.rules.clone(), env);
     // Problems are logged and exposed by the ruler; good files run.
     let _ = ruler.reload();
@@ -76,8 +83,11 @@ fn start_ruler(config: &Config, db: Arc<Db>, state: &AppState) -> Option<Arc<Rul
             let _ = on_hup.reload();
         }
     });
-    Some(ruler)
+    Ok(Some(ruler))
 }
+
+/// How long queued alerts may take to reach Alertmanager at shutdown.
+const NOTIFY_ON_SHUTDOWN: Duration = Duration::from_secs(5);
 
 /// `rampart all`: the store, and the relay in front of it when a relay
 /// config is given (forwarding to this store's listen address).

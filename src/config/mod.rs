@@ -2,6 +2,7 @@
 //! `impl Default` of its struct), so an empty file, or none, is valid.
 //! Unknown keys are errors, reported with their path.
 
+pub mod alerting;
 pub mod auth;
 pub mod query;
 pub mod relay;
@@ -39,6 +40,8 @@ pub struct Config {
     pub auth: auth::AuthConfig,
     /// Recording and alerting rules.
     pub rules: rules::RulesConfig,
+    /// Alertmanagers that alerting rules notify.
+    pub alerting: alerting::AlertingConfig,
 }
 
 impl Default for Config {
@@ -52,6 +55,7 @@ impl Default for Config {
             log: LogConfig::default(),
             auth: auth::AuthConfig::default(),
             rules: rules::RulesConfig::default(),
+            alerting: alerting::AlertingConfig::default(),
         }
     }
 }
@@ -138,7 +142,8 @@ impl Config {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         let config = Self::from_yaml(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })?;
-        let problems = config.rules.problems();
+        let mut problems = config.rules.problems();
+        problems.extend(config.alerting.problems("alerting"));
         if problems.is_empty() {
             Ok(config)
         } else {
@@ -173,6 +178,8 @@ mod tests {
         assert_eq!(format!("{:?}", sample.storage), format!("{:?}", defaults.storage));
         assert_eq!(sample.query, defaults.query);
         assert_eq!(sample.listen, defaults.listen);
+        assert_eq!(sample.rules, defaults.rules);
+        assert_eq!(sample.alerting, defaults.alerting);
     }
 
     #[test]

@@ -205,10 +205,14 @@ impl Ruler {
         self.groups.lock().iter().filter(|(k, _)| k.0 == tenant).map(|(_, r)| r.group.clone()).collect()
     }
 
-    /// Stops every group.
-    pub fn stop(&self) {
+    /// Stops every group, then gives queued alerts up to `deadline` to
+    /// reach Alertmanager.
+    pub async fn stop(&self, deadline: Duration) {
         for (_, r) in std::mem::take(&mut *self.groups.lock()) {
             r.task.abort();
+        }
+        if let Some(n) = &self.env.notifier {
+            n.shutdown(deadline).await;
         }
     }
 

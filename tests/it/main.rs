@@ -5,6 +5,7 @@ mod crash;
 mod differential;
 mod harness;
 mod ingest;
+mod notifier;
 mod promql;
 mod query_api;
 mod relay;
