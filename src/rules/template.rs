@@ -1,1 +1,0 @@
-//! Template expansion of alert labels and annotations.
