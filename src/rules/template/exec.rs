@@ -463,7 +463,7 @@ impl<'a> State<'a> {
         }
         if let Some(f) = fin {
             let ty = match sig.variadic {
-                Some(tail) if num_in - 1 >= num_fixed => tail,
+                Some(tail) if num_in > num_fixed => tail,
                 _ => sig.fixed[num_in - 1],
             };
             argv.push(self.validate_type(f, ty)?);

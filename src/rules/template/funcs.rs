@@ -11,7 +11,7 @@ use regex::Regex;
 
 use super::gofmt::{self, quote, sprint, sprintf, sprintln};
 use super::gotime;
-use super::humanize::{self, float_to_time, to_float};
+use super::humanize::{self, float_to_time, go_float_to_i64, to_float};
 use super::value::{Sample, Value};
 use super::TemplateQuery;
 
@@ -465,21 +465,18 @@ fn round_duration(d: i64, m: i64) -> i64 {
     d.checked_add(m - r).unwrap_or(i64::MAX)
 }
 
-/// Go's float64-to-int64 conversion on amd64: truncation, and the minimum
-/// int64 for NaN and out-of-range values.
-fn go_float_to_i64(f: f64) -> i64 {
-    if f.is_nan() || f >= 9.223_372_036_854_776e18 || f < -9.223_372_036_854_776e18 {
-        i64::MIN
-    } else {
-        f as i64
-    }
-}
-
-/// A regexp error in Go's words where they agree (`error parsing regexp:`),
+/// A regexp syntax error in Go's words for the common mistakes, otherwise
 /// with the regex crate's description of the problem.
 fn regex_error(e: &regex::Error, pattern: &str) -> String {
     let detail = e.to_string();
     let why = detail.lines().rev().find_map(|l| l.trim().strip_prefix("error: ")).unwrap_or(detail.trim());
+    let why = match why {
+        "unclosed group" => "missing closing )",
+        "unopened group" => "unexpected )",
+        "unclosed character class" => "missing closing ]",
+        "repetition operator missing expression" => "missing argument to repetition operator",
+        other => other,
+    };
     format!("error parsing regexp: {why}: `{pattern}`")
 }
 
@@ -539,7 +536,7 @@ fn title(s: &str) -> String {
             }
         } else {
             out.push(c);
-            if !is_mid && !(c.is_alphanumeric() || c == '_') {
+            if !(is_mid || c.is_alphanumeric() || c == '_') {
                 mid_word = false;
             }
         }

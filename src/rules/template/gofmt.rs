@@ -619,9 +619,9 @@ impl Printer {
                     if i > 0 {
                         self.buf.push(' ');
                     }
-                    self.fmt_string(k, verb, v);
+                    self.print_value(&Value::str(k), verb, depth + 1);
                     self.buf.push(':');
-                    self.fmt_string(val, verb, v);
+                    self.print_value(&Value::str(val), verb, depth + 1);
                 }
                 self.buf.push(']');
             }
@@ -631,7 +631,7 @@ impl Printer {
                     if i > 0 {
                         self.buf.push(' ');
                     }
-                    self.fmt_string(k, verb, v);
+                    self.print_value(&Value::str(k), verb, depth + 1);
                     self.buf.push(':');
                     self.print_value(val, verb, depth + 1);
                 }
@@ -954,7 +954,7 @@ mod tests {
                     Value::Float(2.5),
                     Value::Float(0.25),
                     Value::Float(1.005),
-                    Value::Float(3.14159),
+                    Value::Float(4.14159),
                     Value::str("ab"),
                     Value::Float(-1.5),
                     Value::str("hi"),
@@ -964,7 +964,7 @@ mod tests {
                     Value::Int(3),
                 ]
             ),
-            "2 0.2 1.00   3.1|ab    |-01.50|6869|FF|\"a\\\"b\"|map[]|3"
+            "2 0.2 1.00   4.1|ab    |-01.50|6869|FF|\"a\\\"b\"|map[]|3"
         );
         assert_eq!(f("%d %s %v", &[Value::str("x"), Value::Float(1.5)]), "%!d(string=x) %!s(float64=1.5) %!v(MISSING)");
         assert_eq!(f("%!", &[]), "%!!(MISSING)");

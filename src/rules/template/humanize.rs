@@ -79,9 +79,7 @@ pub(super) fn humanize_duration(v: &Value) -> Result<String, String> {
     if v.abs() >= 1.0 {
         let sign = if v < 0.0 { "-" } else { "" };
         v = v.abs();
-        // Go's int64 conversion truncates (and is out of range only for
-        // durations of hundreds of billions of years).
-        let duration = v as i64;
+        let duration = go_float_to_i64(v);
         let (seconds, minutes, hours, days) =
             (duration % 60, (duration / 60) % 60, (duration / 3600) % 24, duration / 86400);
         return Ok(if days != 0 {
@@ -103,6 +101,16 @@ pub(super) fn humanize_duration(v: &Value) -> Result<String, String> {
         v *= 1000.0;
     }
     Ok(format!("{}{prefix}s", g4(v)))
+}
+
+/// Go's float64-to-int64 conversion on amd64: truncation, and the minimum
+/// int64 for NaN and out-of-range values.
+pub(super) fn go_float_to_i64(f: f64) -> i64 {
+    if !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
+        i64::MIN
+    } else {
+        f as i64
+    }
 }
 
 /// `humanizePercentage`: a ratio as a percentage, `12.35%`.

@@ -386,10 +386,12 @@ impl<'a> Lexer<'a> {
                 self.paren_depth += 1;
             }
             ')' => {
+                // Go emits the paren before complaining about it, so the
+                // parser usually reports it first.
+                self.emit(ItemType::RightParen);
                 if self.paren_depth == 0 {
                     return self.error(format!("unexpected right paren {}", unicode_name(r)));
                 }
-                self.emit(ItemType::RightParen);
                 self.paren_depth -= 1;
             }
             _ if r.is_ascii() && !r.is_ascii_control() => self.emit(ItemType::Char),

@@ -27,11 +27,14 @@
 //! | `gofmt.rs` | Go's `fmt` printing (`print`, `printf`, `%v`), quoting, float parsing |
 //! | `gotime.rs` | Go's printing of times (`String`, `Format` layouts) and durations |
 //!
-//! Known differences from Prometheus: complex-number constants and the
-//! `%x` verb on floats are not supported; `{{template}}` nesting stops at
-//! depth 1000 (Go: 100000); a query result printed whole shows its samples
-//! where Go shows pointer addresses; regexp syntax errors carry the regex
-//! crate's description; `title` approximates Unicode word breaking.
+//! Known differences from Prometheus: complex-number constants, `%x` on
+//! floats and `%#v` are not supported; `{{template}}` nesting stops at depth
+//! 1000 (Go: 100000); a query result printed whole shows its samples where
+//! Go shows pointer addresses; a field of `.Value` reports type `float64`
+//! where Go says `interface {}`; uncommon regexp syntax errors carry the
+//! regex crate's description; `title`, `toUpper` and `toLower` approximate
+//! Unicode word breaking and special casing; `pathPrefix` is not
+//! percent-decoded.
 
 mod exec;
 mod funcs;

@@ -219,7 +219,10 @@ pub(super) struct Templates {
 /// What ends an item list.
 enum Terminator {
     End,
-    Else { is_if: bool },
+    /// `{{else}}`; `chains` when `if` or `with` follows (`{{else if x}}`).
+    Else {
+        chains: bool,
+    },
 }
 
 impl fmt::Display for Terminator {
@@ -436,10 +439,10 @@ impl Parser<'_> {
             ItemType::Else => {
                 let peek = self.peek_non_space();
                 if peek.typ == ItemType::If || peek.typ == ItemType::With {
-                    return Ok(Err(Terminator::Else { is_if: true }));
+                    return Ok(Err(Terminator::Else { chains: true }));
                 }
                 self.expect(ItemType::RightDelim, "else")?;
-                return Ok(Err(Terminator::Else { is_if: false }));
+                return Ok(Err(Terminator::Else { chains: false }));
             }
             ItemType::End => {
                 self.expect(ItemType::RightDelim, "end")?;
@@ -470,11 +473,11 @@ impl Parser<'_> {
         }
         let else_list = match next {
             Terminator::End => None,
-            Terminator::Else { is_if } => {
+            Terminator::Else { chains } => {
                 // `{{else if x}}` and `{{else with x}}` (the latter in `with`
                 // only) chain a nested control that shares the final `{{end}}`.
                 let peek = self.peek();
-                let chained = is_if
+                let chained = chains
                     && ((context == "if" && peek.typ == ItemType::If)
                         || (context == "with" && peek.typ == ItemType::With));
                 if chained {
@@ -776,7 +779,7 @@ fn parse_number(item: &Item) -> Result<Number, String> {
         }
         n.is_float = true;
         n.float = f;
-        if f.fract() == 0.0 && f >= -9.223_372_036_854_776e18 && f < 9.223_372_036_854_776e18 {
+        if f.fract() == 0.0 && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
             n.is_int = true;
             n.int = f as i64;
         }
@@ -833,7 +836,7 @@ mod tests {
         assert_eq!(err("{{ break }}"), "template: t:1: {{break}} outside {{range}}");
         assert_eq!(err("{{ 1 | 2 }}"), "template: t:1: non executable command in pipeline stage 2");
         assert_eq!(err("{{}}"), "template: t:1: missing value for command");
-        assert_eq!(err("a\n{{ .x ) }}"), "template: t:2: unexpected right paren U+0029 ')'");
+        assert_eq!(err("a\n{{ .x ) }}"), "template: t:2: unexpected \")\" in command");
         assert_eq!(err("{{ \"a\".b }}"), "template: t:1: unexpected . after term \"\\\"a\\\"\"");
         assert_eq!(err("{{ 99999999999999999999 }}"), "template: t:1: integer overflow: \"99999999999999999999\"");
     }
