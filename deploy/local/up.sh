@@ -13,8 +13,9 @@
 #
 # Needs Debian's prometheus, prometheus-node-exporter and
 # prometheus-alertmanager, openssl and curl, and a release build of rampart:
-# $RAMPART_BIN, else target/release/rampart under $CARGO_TARGET_DIR
-# (default $HOME/.cache/rampart-target; `cargo build --release` makes it).
+# $RAMPART_BIN, else release/rampart under $CARGO_TARGET_DIR (default
+# $HOME/.cache/rampart-target, where scripts/run builds), else the
+# checkout's target/release/rampart (`cargo build --release`).
 # Ports and the state directory can be chosen through the environment:
 #   RAMPART_LOCAL_DIR (default ${TMPDIR:-/tmp}/rampart-local)
 #   RAMPART_LOCAL_STORE_PORT 19090, RAMPART_LOCAL_RELAY_PORT 19091,
@@ -29,7 +30,9 @@ relay_port="${RAMPART_LOCAL_RELAY_PORT:-19091}"
 prometheus_port="${RAMPART_LOCAL_PROMETHEUS_PORT:-19092}"
 alertmanager_port="${RAMPART_LOCAL_ALERTMANAGER_PORT:-19093}"
 node_port="${RAMPART_LOCAL_NODE_EXPORTER_PORT:-19100}"
+repo="$(cd "$here/../.." && pwd)"
 rampart="${RAMPART_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/rampart-target}/release/rampart}"
+[ -n "${RAMPART_BIN:-}" ] || [ -x "$rampart" ] || rampart="$repo/target/release/rampart"
 tenant=team-a
 writer=workload-1
 
@@ -193,7 +196,7 @@ The Rampart chain is up (state, logs and configs in $dir).
   rampart relay   https://127.0.0.1:$relay_port  tenant $tenant, basic auth user $writer (DEVELOPMENT ONLY certificate: $certs/ca.crt)
   rampart store   http://127.0.0.1:$store_port   query API; only the relay's token may write
   Alertmanager    http://127.0.0.1:$alertmanager_port
-Samples arrive within seconds. Try:
+The first rates answer after about 15 s (two scrapes). Try:
   curl -s -H 'X-Scope-OrgID: $tenant' http://127.0.0.1:$store_port/api/v1/query \\
     --data-urlencode 'query=sum by (mode) (rate(node_cpu_seconds_total[1m]))'
 Stop it with: $here/down.sh
