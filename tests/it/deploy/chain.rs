@@ -117,8 +117,11 @@ fn local_chain_up_serves_node_exporter_series_to_the_writers_tenant_and_down_sto
     };
     assert!(result.iter().all(|s| s["metric"]["instance"].as_str().is_some_and(|i| i.starts_with("127.0.0.1:"))));
     assert!(store_query(&store_url, "default", "node_cpu_seconds_total").is_empty(), "another tenant sees nothing");
-    let up = store_query(&store_url, TENANT, r#"up{job=~"rampart-store|rampart-relay"}"#);
-    assert!(!up.is_empty(), "Prometheus scrapes Rampart under its self-monitoring job names");
+    // Prometheus scrapes Rampart under the job names of its self-monitoring rules.
+    while store_query(&store_url, TENANT, r#"up{job=~"rampart-store|rampart-relay"} == 1"#).len() < 2 {
+        assert!(Instant::now() < deadline, "no up series of rampart-store and rampart-relay in the store");
+        std::thread::sleep(Duration::from_millis(500));
+    }
 
     let out = run(&mut chain.script("down.sh"));
     assert!(out.status.success(), "down.sh: {}", String::from_utf8_lossy(&out.stderr));
