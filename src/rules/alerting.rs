@@ -24,6 +24,8 @@ use rampart_storage::Labels;
 use super::notifier;
 use super::template::{self, TemplateData, TemplateQuery};
 use crate::promql::value::{Label, METRIC_NAME};
+#[cfg(test)]
+use rampart_storage::STALE_NAN_BITS;
 
 /// How long a resolved alert is kept (and re-sent as resolved).
 pub const RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;
@@ -369,4 +371,115 @@ pub(super) fn set_label(labels: &mut Vec<Label>, name: &str, value: String) {
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct NoQuery;
+    impl TemplateQuery for NoQuery {
+        fn query(&self, _: &str) -> Result<Vec<(Labels, f64)>, String> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn eval(rule: &mut AlertingRule, ts: i64, active: bool) -> Vec<(Labels, f64)> {
+        let empty = Labels::default();
+        let env = TemplateEnv { external_labels: &empty, external_url: "", query: &NoQuery };
+        let result = if active { vec![(Labels::from_pairs([("__name__", "up"), ("job", "a")]), 7.0)] } else { vec![] };
+        rule.eval(ts, result, &env, 0).expect("eval")
+    }
+
+    fn rule(hold_s: u64, keep_s: u64) -> AlertingRule {
+        let mut r = AlertingRule::new(
+            "Down",
+            Duration::from_secs(hold_s),
+            Duration::from_secs(keep_s),
+            Labels::from_pairs([("severity", "page")]),
+            Labels::from_pairs([("summary", "{{ $labels.job }} is {{ $value }}")]),
+        );
+        r.set_restored();
+        r
+    }
+
+    #[test]
+    fn pending_then_firing_then_resolved_with_alerts_series() {
+        let mut r = rule(10, 0);
+        let samples = eval(&mut r, 0, true);
+        assert_eq!(r.state(), AlertState::Pending);
+        let alerts_series = Labels::from_pairs([
+            ("__name__", "ALERTS"),
+            ("alertname", "Down"),
+            ("alertstate", "pending"),
+            ("job", "a"),
+            ("severity", "page"),
+        ]);
+        let for_state = Labels::from_pairs([
+            ("__name__", "ALERTS_FOR_STATE"),
+            ("alertname", "Down"),
+            ("job", "a"),
+            ("severity", "page"),
+        ]);
+        assert_eq!(samples, vec![(alerts_series, 1.0), (for_state, 0.0)]);
+        assert!(
+            r.alerts_to_send(0, Duration::from_secs(60), Duration::from_secs(1), "u").is_empty(),
+            "pending is not sent"
+        );
+        eval(&mut r, 10_000, true);
+        assert_eq!(r.state(), AlertState::Firing);
+        let sent = r.alerts_to_send(10_000, Duration::from_secs(60), Duration::from_secs(1), "u");
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].starts_at_ms, 10_000);
+        assert_eq!(sent[0].ends_at_ms, 10_000 + 4 * 60_000);
+        assert_eq!(sent[0].annotations.get("summary"), Some("a is 7"));
+        assert!(
+            r.alerts_to_send(11_000, Duration::from_secs(60), Duration::from_secs(1), "u").is_empty(),
+            "not before resend_delay"
+        );
+        assert!(eval(&mut r, 12_000, false).is_empty(), "no series once resolved");
+        let sent = r.alerts_to_send(12_000, Duration::from_secs(60), Duration::from_secs(1), "u");
+        assert_eq!(sent[0].ends_at_ms, 12_000, "resolved alerts are sent with their resolve time");
+        assert_eq!(r.alerts().count(), 0);
+    }
+
+    #[test]
+    fn keep_firing_for_holds_a_firing_alert() {
+        let mut r = rule(0, 5);
+        eval(&mut r, 0, true);
+        assert_eq!(r.state(), AlertState::Firing);
+        eval(&mut r, 1_000, false);
+        assert_eq!(r.state(), AlertState::Firing, "kept firing");
+        eval(&mut r, 6_000, false);
+        assert_eq!(r.state(), AlertState::Inactive);
+    }
+
+    #[test]
+    fn restore_keeps_for_progress_without_counting_downtime() {
+        let mut r = rule(60, 0);
+        r.restored = false;
+        eval(&mut r, 100_000, true);
+        // Active since 40s, last recorded at 70s (30s of progress), restored at 100s.
+        r.restore(100_000, Duration::from_secs(1), |_| Some((70_000, 40.0)));
+        assert_eq!(r.alerts().next().expect("alert").active_at, 70_000, "30s of 60s done");
+        let mut r = rule(60, 0);
+        r.restored = false;
+        eval(&mut r, 100_000, true);
+        r.restore(100_000, Duration::from_secs(35), |_| Some((70_000, 40.0)));
+        assert_eq!(
+            r.alerts().next().expect("alert").active_at,
+            100_000 + 35_000 - 60_000,
+            "fires after the grace period"
+        );
+        let mut r = rule(60, 0);
+        r.restored = false;
+        eval(&mut r, 100_000, true);
+        r.restore(100_000, Duration::from_secs(1), |_| Some((70_000, 0.0)));
+        assert_eq!(r.alerts().next().expect("alert").active_at, 0, "a firing alert keeps its start");
+        let mut r = rule(60, 0);
+        r.restored = false;
+        eval(&mut r, 100_000, true);
+        r.restore(100_000, Duration::from_secs(1), |_| Some((70_000, f64::from_bits(STALE_NAN_BITS))));
+        assert_eq!(r.alerts().next().expect("alert").active_at, 100_000, "a stale record restores nothing");
+    }
 }

@@ -92,6 +92,9 @@ impl Default for RuleMetrics {
     }
 }
 
+/// A per-group gauge: name, help, and how to read it.
+type GroupGauge = (&'static str, &'static str, fn(&Group) -> f64);
+
 /// Identity of a running group: tenant, file, group name.
 type GroupKey = (String, PathBuf, String);
 
@@ -224,7 +227,7 @@ impl Ruler {
         }
         m.samples_written.render(out);
         let groups = self.groups.lock();
-        let gauges: [(&str, &str, fn(&Group) -> f64); 3] = [
+        let gauges: [GroupGauge; 3] = [
             ("rampart_rule_group_interval_seconds", "Evaluation interval of the group.", |g| {
                 g.spec.interval.as_secs_f64()
             }),
