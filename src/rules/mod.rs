@@ -18,6 +18,7 @@
 //! | [`notifier`] | the queue of alerts and their delivery to Alertmanager (API v2) |
 //! | [`template`] | Go-template expansion of alert labels and annotations, as Prometheus renders them |
 //! | [`check`] | `rampart rules check` |
+//! | [`unittest`] | `rampart rules test`: rule unit tests in `promtool test rules` format |
 
 pub mod alerting;
 pub mod check;
@@ -26,6 +27,7 @@ pub mod group;
 pub mod notifier;
 pub mod recording;
 pub mod template;
+pub mod unittest;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -91,6 +93,9 @@ impl Default for RuleMetrics {
         }
     }
 }
+
+/// A per-group gauge: name, help, and its value for a group.
+type GroupGauge = (&'static str, &'static str, fn(&Group) -> f64);
 
 /// Identity of a running group: tenant, file, group name.
 type GroupKey = (String, PathBuf, String);
@@ -224,7 +229,7 @@ impl Ruler {
         }
         m.samples_written.render(out);
         let groups = self.groups.lock();
-        let gauges: [(&str, &str, fn(&Group) -> f64); 3] = [
+        let gauges: [GroupGauge; 3] = [
             ("rampart_rule_group_interval_seconds", "Evaluation interval of the group.", |g| {
                 g.spec.interval.as_secs_f64()
             }),

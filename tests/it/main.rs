@@ -9,3 +9,4 @@ mod notifier;
 mod promql;
 mod query_api;
 mod relay;
+mod rules_unittest;

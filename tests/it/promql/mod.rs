@@ -26,7 +26,7 @@
 //!
 //! The script format and upstream runner's behaviour are specified in
 //! `shared/conformance/promql/README.md`; the modules follow it:
-//! [`script`] parses commands and [`series`] value notation, [`exec`] loads
+//! [`script`] parses commands, [`series`] (the library's) value notation, [`exec`] loads
 //! and evaluates, [`atmod`] builds the `@`-invariance variants, [`compare`]
 //! checks results, [`tier`] classifies.
 
@@ -34,7 +34,6 @@ mod atmod;
 mod compare;
 mod exec;
 mod script;
-mod series;
 mod tier;
 
 use std::collections::BTreeMap;
@@ -42,6 +41,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use exec::{EvalReport, FileReport};
+use rampart::promql::series_desc as series;
 use tier::Tier;
 
 /// Longest expected-vs-got text printed per failure.
