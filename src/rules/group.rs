@@ -317,6 +317,10 @@ impl TemplateQuery for EngineQuery<'_> {
     fn query(&self, expr: &str) -> Result<Vec<(Labels, f64)>, String> {
         self.run(expr, None)
     }
+
+    fn now(&self) -> f64 {
+        self.ts as f64 / 1000.0
+    }
 }
 
 /// Writes staleness markers for `series` at `ts` (for a group that was

@@ -15,18 +15,12 @@
 //! are named in [`KNOWN_DIFFERENCES`]: each is a query whose answers are
 //! expected to differ, checked against Rampart's own 3.x answer instead.
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value as Json;
 
-use crate::harness::{self, Server};
+use crate::harness::{self, Prometheus, Server};
 
-const PROMETHEUS: &str = "/usr/bin/prometheus";
 const SCRAPE_INTERVAL_MS: i64 = 15_000;
 /// Length of the generated history.
 const HISTORY_MS: i64 = 60 * 60 * 1000;
@@ -34,44 +28,6 @@ const HISTORY_MS: i64 = 60 * 60 * 1000;
 /// float64; the differences that remain come from summation order
 /// (Prometheus 3 uses compensated summation where 2.42 does not).
 const TOLERANCE: f64 = 1e-9;
-
-/// A real Prometheus server on loopback, killed when dropped.
-struct Prometheus {
-    child: Child,
-    url: String,
-}
-
-impl Prometheus {
-    fn start(dir: &Path) -> Prometheus {
-        let port = TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
-        let config = dir.join("prometheus.yml");
-        std::fs::write(&config, "global:\n  scrape_interval: 15s\n").expect("write config");
-        let child = Command::new(PROMETHEUS)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--web.enable-remote-write-receiver")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start prometheus (Debian package `prometheus`; scripts/test installs it)");
-        let prom = Prometheus { child, url: format!("http://127.0.0.1:{port}") };
-        let client = reqwest::blocking::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !client.get(format!("{}/-/ready", prom.url)).send().is_ok_and(|r| r.status() == 200) {
-            assert!(Instant::now() < deadline, "prometheus not ready in time");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        prom
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// One generated series: labels and a value model.
 struct SeriesSpec {
@@ -225,18 +181,6 @@ fn write_body(specs: &[SeriesSpec], batch: &[(usize, i64, f64)]) -> Vec<u8> {
             })
             .collect(),
     )
-}
-
-fn post_to_prometheus(url: &str, body: Vec<u8>) {
-    let r = reqwest::blocking::Client::new()
-        .post(format!("{url}/api/v1/write"))
-        .header("Content-Encoding", "snappy")
-        .header("Content-Type", "application/x-protobuf")
-        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-        .body(body)
-        .send()
-        .expect("write to prometheus");
-    assert!(r.status().is_success(), "prometheus refused a write: {}", r.text().unwrap_or_default());
 }
 
 /// Query templates, each over the generated data. `RANGE` is replaced by
@@ -485,7 +429,7 @@ fn get(url: &str, path: &str, params: &[(&str, String)]) -> Json {
 #[test]
 fn queries_agree_with_prometheus_2_42() {
     let dir = harness::temp_dir();
-    let prometheus = Prometheus::start(dir.path());
+    let prometheus = Prometheus::start(dir.path(), "global:\n  scrape_interval: 15s\n");
     let rampart = Server::start(&dir.path().join("rampart"), "");
 
     let mut rng = StdRng::seed_from_u64(42);
@@ -495,7 +439,7 @@ fn queries_agree_with_prometheus_2_42() {
     let start_ms = end_ms - HISTORY_MS;
     for batch in generate(&specs, start_ms, &mut rng) {
         let body = write_body(&specs, &batch);
-        post_to_prometheus(&prometheus.url, body.clone());
+        prometheus.write(body.clone());
         let (status, text) = rampart.post("/api/v1/write", body, &[]);
         assert_eq!(status, 204, "rampart refused a write: {text}");
     }

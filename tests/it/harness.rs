@@ -14,6 +14,9 @@ use rampart::proto::prometheus as pb;
 /// How long a server may take to become ready.
 const READY_DEADLINE: Duration = Duration::from_secs(60);
 
+/// Debian's Prometheus 2.42, the reference the end-to-end tests compare with.
+const PROMETHEUS: &str = "/usr/bin/prometheus";
+
 /// The binary under test.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_rampart")
@@ -174,4 +177,61 @@ fn parse_go_float(s: &str) -> f64 {
 /// Milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     rampart::now_ms()
+}
+
+/// A real Prometheus server on loopback, killed when dropped.
+pub struct Prometheus {
+    child: Child,
+    /// Base URL.
+    pub url: String,
+}
+
+impl Prometheus {
+    /// Starts Prometheus on `dir` with `config` (prometheus.yml) and the
+    /// remote-write receiver, and waits for `/-/ready`.
+    pub fn start(dir: &Path, config: &str) -> Prometheus {
+        let port = TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+        let config_text = config;
+        let config = dir.join("prometheus.yml");
+        std::fs::write(&config, config_text).expect("write config");
+        let child = Command::new(PROMETHEUS)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--web.enable-remote-write-receiver")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start prometheus (Debian package `prometheus`; scripts/test installs it)");
+        let prom = Prometheus { child, url: format!("http://127.0.0.1:{port}") };
+        let client = reqwest::blocking::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !client.get(format!("{}/-/ready", prom.url)).send().is_ok_and(|r| r.status() == 200) {
+            assert!(Instant::now() < deadline, "prometheus not ready in time");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        prom
+    }
+}
+
+impl Prometheus {
+    /// Remote-writes a body; panics when Prometheus refuses it.
+    pub fn write(&self, body: Vec<u8>) {
+        let r = reqwest::blocking::Client::new()
+            .post(format!("{}/api/v1/write", self.url))
+            .header("Content-Encoding", "snappy")
+            .header("Content-Type", "application/x-protobuf")
+            .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+            .body(body)
+            .send()
+            .expect("write to prometheus");
+        assert!(r.status().is_success(), "prometheus refused a write: {}", r.text().unwrap_or_default());
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

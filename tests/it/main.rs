@@ -9,4 +9,5 @@ mod notifier;
 mod promql;
 mod query_api;
 mod relay;
+mod rules;
 mod rules_unittest;

@@ -32,10 +32,10 @@ const AM_PASSWORD: &str = "notifier-test-password";
 const AM_TLS_NAME: &str = "alertmanager.test";
 
 /// A running Alertmanager with a null receiver.
-struct Alertmanager {
+pub(crate) struct Alertmanager {
     child: Child,
     /// `host:port` to put in `targets`.
-    target: String,
+    pub(crate) target: String,
     /// Base URL for the test's own requests.
     base: String,
     client: reqwest::blocking::Client,
@@ -45,7 +45,7 @@ struct Alertmanager {
 
 impl Alertmanager {
     /// Plain HTTP.
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::start_inner(None, |_| reqwest::blocking::Client::new(), "http")
     }
 
@@ -113,7 +113,7 @@ impl Alertmanager {
     }
 
     /// `GET /api/v2/alerts` (AM 0.25 lists unresolved alerts only).
-    fn alerts(&self) -> Vec<Value> {
+    pub(crate) fn alerts(&self) -> Vec<Value> {
         let r = self.request("/api/v2/alerts").send().expect("GET alerts");
         assert_eq!(r.status(), 200, "GET /api/v2/alerts");
         r.json().expect("alerts JSON")
@@ -125,13 +125,13 @@ impl Alertmanager {
     }
 
     /// A sample of Alertmanager's own `/metrics`.
-    fn metric(&self, series: &str) -> f64 {
+    pub(crate) fn metric(&self, series: &str) -> f64 {
         let text = self.request("/metrics").send().expect("GET metrics").text().expect("metrics");
         sample(&text, series)
     }
 
     /// Polls `f` until it gives a value; fails with the log after [`DEADLINE`].
-    fn eventually<T>(&self, what: &str, f: impl FnMut() -> Option<T>) -> T {
+    pub(crate) fn eventually<T>(&self, what: &str, f: impl FnMut() -> Option<T>) -> T {
         poll(what, f).unwrap_or_else(|| {
             panic!(
                 "{what}: not within {DEADLINE:?}; Alertmanager log:\n{}",
