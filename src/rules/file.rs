@@ -318,7 +318,7 @@ struct RawRule {
 }
 
 /// A YAML scalar of any type, as its text.
-pub(super) fn scalar_text(v: serde_yaml::Value) -> Result<String, String> {
+fn scalar_text(v: serde_yaml::Value) -> Result<String, String> {
     match v {
         serde_yaml::Value::String(s) => Ok(s),
         serde_yaml::Value::Number(n) => Ok(n.to_string()),
@@ -328,8 +328,7 @@ pub(super) fn scalar_text(v: serde_yaml::Value) -> Result<String, String> {
     }
 }
 
-/// A YAML scalar of any type as a string field (null is empty).
-pub(super) fn scalar_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+fn scalar_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     scalar_text(serde_yaml::Value::deserialize(d)?).map_err(serde::de::Error::custom)
 }
 

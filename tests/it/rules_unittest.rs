@@ -5,16 +5,9 @@
 //! (`*_test.yml`) passes `promtool test rules` and `rampart rules test`; the
 //! deliberately wrong `failing/service_wrong_test.yml` fails under both, with
 //! the same report.
-//!
-//! Test files named `templates*` expect rendered templates; `rampart` runs
-//! them once its template engine expands Go templates (checked by expanding
-//! `{{ 1 }}`), and says so when it skips them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-use rampart::rules::template::{expand_or_error, TemplateData, TemplateQuery};
-use rampart_storage::Labels;
 
 use crate::harness::binary;
 
@@ -56,19 +49,6 @@ fn show(o: &Output) -> String {
     )
 }
 
-/// Whether `rampart`'s template engine expands Go templates yet.
-fn templates_expand() -> bool {
-    struct NoQuery;
-    impl TemplateQuery for NoQuery {
-        fn query(&self, _: &str) -> Result<Vec<(Labels, f64)>, String> {
-            Ok(Vec::new())
-        }
-    }
-    let none = Labels::default();
-    let data = TemplateData { labels: &none, external_labels: &none, external_url: "", value: 0.0 };
-    expand_or_error("probe", "{{ 1 }}", &data, &NoQuery) == "1"
-}
-
 #[test]
 fn example_rule_files_pass_promtool_and_rampart_check() {
     let rule_files: Vec<String> = files(".yml").into_iter().filter(|f| !f.ends_with("_test.yml")).collect();
@@ -86,14 +66,9 @@ fn example_rule_files_pass_promtool_and_rampart_check() {
 fn example_rule_tests_pass_promtool_and_rampart() {
     let tests = files("_test.yml");
     assert!(tests.len() >= 2, "{tests:?}");
-    let templates = templates_expand();
     for f in &tests {
         let o = run(PROMTOOL, &["test", "rules", f]);
         assert!(o.status.success(), "promtool test rules {f}: {}", show(&o));
-        if f.starts_with("templates") && !templates {
-            eprintln!("rampart rules test {f}: skipped until the template engine expands Go templates");
-            continue;
-        }
         let o = run(binary(), &["rules", "test", f]);
         assert!(o.status.success(), "rampart rules test {f}: {}", show(&o));
         assert_eq!(String::from_utf8_lossy(&o.stdout), format!("Unit Testing:  {f}\n  SUCCESS\n\n"));

@@ -1,7 +1,7 @@
 //! The test file format of `promtool test rules`, read as promtool reads it:
 //! unknown keys are errors, an absent or null key is its zero value, and a
-//! scalar of any YAML type is taken as text where a string is expected
-//! (`values: 1`).
+//! scalar of any YAML type is taken as written where a string is expected
+//! (`values: 0x10` is `0x10`, not 16).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use super::super::file::{scalar_string, scalar_text};
 use crate::duration::deserialize_duration;
 
 /// A test file.
@@ -49,13 +48,13 @@ pub struct TestGroup {
     #[serde(default, deserialize_with = "nullable")]
     pub promql_expr_test: Vec<ExprTest>,
     /// `$externalLabels` of templates.
-    #[serde(default, deserialize_with = "scalar_map")]
+    #[serde(default, deserialize_with = "nullable")]
     pub external_labels: BTreeMap<String, String>,
     /// `$externalURL` of templates.
-    #[serde(default, deserialize_with = "scalar_string")]
+    #[serde(default, deserialize_with = "nullable")]
     pub external_url: String,
     /// Named in failures.
-    #[serde(default, deserialize_with = "scalar_string")]
+    #[serde(default, deserialize_with = "nullable")]
     pub name: String,
 }
 
@@ -65,10 +64,10 @@ pub struct TestGroup {
 #[serde(deny_unknown_fields)]
 pub struct InputSeries {
     /// `name{label="value", …}`.
-    #[serde(default, deserialize_with = "scalar_string")]
+    #[serde(default, deserialize_with = "nullable")]
     pub series: String,
     /// The value sequence.
-    #[serde(default, deserialize_with = "scalar_string")]
+    #[serde(default, deserialize_with = "nullable")]
     pub values: String,
 }
 
@@ -80,7 +79,7 @@ pub struct AlertTest {
     #[serde(default, deserialize_with = "deserialize_duration")]
     pub eval_time: Duration,
     /// The alerting rule's name.
-    #[serde(default, deserialize_with = "scalar_string")]
+    #[serde(default, deserialize_with = "nullable")]
     pub alertname: String,
     /// The firing alerts, in any order.
     #[serde(default, deserialize_with = "nullable")]
@@ -92,10 +91,10 @@ pub struct AlertTest {
 #[serde(deny_unknown_fields)]
 pub struct ExpAlert {
     /// Its labels, without `alertname` (added from the test).
-    #[serde(default, deserialize_with = "scalar_map")]
+    #[serde(default, deserialize_with = "nullable")]
     pub exp_labels: BTreeMap<String, String>,
     /// Its annotations, expanded.
-    #[serde(default, deserialize_with = "scalar_map")]
+    #[serde(default, deserialize_with = "nullable")]
     pub exp_annotations: BTreeMap<String, String>,
 }
 
@@ -104,7 +103,7 @@ pub struct ExpAlert {
 #[serde(deny_unknown_fields)]
 pub struct ExprTest {
     /// The PromQL expression.
-    #[serde(default, deserialize_with = "scalar_string")]
+    #[serde(default, deserialize_with = "nullable")]
     pub expr: String,
     /// Time since 0 of the query.
     #[serde(default, deserialize_with = "deserialize_duration")]
@@ -119,7 +118,7 @@ pub struct ExprTest {
 #[serde(deny_unknown_fields)]
 pub struct ExpSample {
     /// Its series identifier; empty for a scalar result.
-    #[serde(default, deserialize_with = "scalar_string")]
+    #[serde(default, deserialize_with = "nullable")]
     pub labels: String,
     /// Its value.
     #[serde(default, deserialize_with = "nullable")]
@@ -170,12 +169,6 @@ fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> R
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
-/// A map of strings that may be null, any scalar value taken as text.
-fn scalar_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-    let map: BTreeMap<String, serde_yaml::Value> = nullable(d)?;
-    map.into_iter().map(|(k, v)| Ok((k, scalar_text(v).map_err(serde::de::Error::custom)?))).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,11 +187,11 @@ group_eval_order: [g1, g2]
 tests:
   - name: t
     interval: 1m
-    external_labels: {region: eu, n: 1}
+    external_labels: {region: eu, n: 1.50}
     external_url: http://x
     input_series:
       - series: 'up{job="a"}'
-        values: 1
+        values: 0x10
     alert_rule_test:
       - eval_time: 5m
         alertname: A
@@ -224,8 +217,8 @@ tests:
         assert_eq!(f.group_eval_order, ["g1", "g2"]);
         let t = &f.tests[0];
         assert_eq!((t.name.as_str(), t.interval, t.external_url.as_str()), ("t", Duration::from_secs(60), "http://x"));
-        assert_eq!(t.external_labels.get("n").map(String::as_str), Some("1"));
-        assert_eq!(t.input_series[0].values, "1", "a number is text");
+        assert_eq!(t.external_labels.get("n").map(String::as_str), Some("1.50"));
+        assert_eq!(t.input_series[0].values, "0x10", "a number is its text");
         let a = &t.alert_rule_test[0];
         assert_eq!(a.exp_alerts[0].exp_labels.get("code").map(String::as_str), Some("500"));
         assert!(a.exp_alerts[0].exp_annotations.is_empty() && a.exp_alerts[1].exp_labels.is_empty());

@@ -26,9 +26,10 @@
 //!
 //! The script format and upstream runner's behaviour are specified in
 //! `shared/conformance/promql/README.md`; the modules follow it:
-//! [`script`] parses commands, [`series`] (the library's) value notation, [`exec`] loads
-//! and evaluates, [`atmod`] builds the `@`-invariance variants, [`compare`]
-//! checks results, [`tier`] classifies.
+//! [`script`] parses commands and [`series`] (the library's
+//! `promql::series_desc`) value notation, [`exec`] loads and evaluates,
+//! [`atmod`] builds the `@`-invariance variants, [`compare`] checks results,
+//! [`tier`] classifies.
 
 mod atmod;
 mod compare;
