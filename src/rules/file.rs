@@ -124,11 +124,8 @@ pub fn parse(path: &Path, text: &str, default_interval: Duration) -> Result<Vec<
     let raw: RawFile = if text.trim().is_empty() {
         RawFile::default()
     } else {
-        serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text)).map_err(|e| {
-            let at = e.path().to_string();
-            let msg = if at == "." || at.is_empty() { e.inner().to_string() } else { format!("{at}: {}", e.inner()) };
-            vec![file_error(msg)]
-        })?
+        // serde_yaml's message names the key path, line and column.
+        serde_yaml::from_str(text).map_err(|e| vec![file_error(e.to_string())])?
     };
     let mut errors = Vec::new();
     let mut groups = Vec::new();

@@ -2,6 +2,7 @@
 //! One test binary (each links RocksDB); one module per area.
 
 mod crash;
+mod deploy;
 mod differential;
 mod harness;
 mod ingest;

@@ -25,7 +25,8 @@ fn eventually<T>(server: &Server, what: &str, mut f: impl FnMut() -> Option<T>) 
         }
         assert!(
             Instant::now() < deadline,
-            "{what}: not within {DEADLINE:?}; log:\n{}",
+            "{what}: not within {DEADLINE:?}; alerts: {:#?}; log:\n{}",
+            alerts(server),
             server.log.lock().expect("log")
         );
         std::thread::sleep(Duration::from_millis(100));
@@ -55,15 +56,62 @@ fn rules_dir(root: &Path, files: &[(&str, &str)]) -> std::path::PathBuf {
     dir
 }
 
-/// Writes `name{labels}` = `value` every second from `from_ms` to `to_ms`
-/// (relative to now) in one request.
-fn write_constant(server: &Server, name: &str, labels: &[(&str, &str)], value: f64, from_ms: i64, to_ms: i64) {
+/// Writes `name` = 1 every second from 2 seconds ago to 5 minutes ahead in
+/// one request.
+fn write_true(server: &Server, name: &str) {
     let now = now_ms() / 1000 * 1000;
-    let samples: Vec<(i64, f64)> = (from_ms / 1000..=to_ms / 1000).map(|k| (now + k * 1000, value)).collect();
-    let mut all = vec![("__name__", name)];
-    all.extend_from_slice(labels);
-    let (status, body) = server.post("/api/v1/write", harness::body(vec![harness::series(&all, &samples)]), &[]);
+    let samples: Vec<(i64, f64)> = (-2..=300).map(|k| (now + k * 1000, 1.0)).collect();
+    let (status, body) =
+        server.post("/api/v1/write", harness::body(vec![harness::series(&[("__name__", name)], &samples)]), &[]);
     assert_eq!(status, 204, "{body}");
+}
+
+/// Writes `queue_length{instance="q1"}` at the current time every 200 ms,
+/// with the value last set, until dropped.
+struct QueueWriter {
+    value: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl QueueWriter {
+    fn start(url: String, value: f64) -> Self {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let v = std::sync::Arc::new(AtomicU64::new(value.to_bits()));
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (tv, ts) = (v.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let client = reqwest::blocking::Client::new();
+            while !ts.load(Ordering::Relaxed) {
+                let sample = (now_ms(), f64::from_bits(tv.load(Ordering::Relaxed)));
+                let body = harness::body(vec![harness::series(
+                    &[("__name__", "queue_length"), ("instance", "q1")],
+                    &[sample],
+                )]);
+                let _ = client
+                    .post(format!("{url}/api/v1/write"))
+                    .header("Content-Encoding", "snappy")
+                    .header("Content-Type", "application/x-protobuf")
+                    .body(body)
+                    .send();
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        Self { value: v, stop, thread: Some(thread) }
+    }
+
+    fn set(&self, value: f64) {
+        self.value.store(value.to_bits(), std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for QueueWriter {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 const ALERT_RULES: &str = r#"
@@ -93,7 +141,7 @@ fn alert_reaches_alertmanager_after_for_is_resent_and_resolves() {
         am.target
     );
     let server = Server::start(&dir.path().join("data"), &config);
-    write_constant(&server, "queue_length", &[("instance", "q1")], 42.0, -5_000, 120_000);
+    let writer = QueueWriter::start(server.url.clone(), 42.0);
 
     // Pending first: Rampart holds it for `for` before Alertmanager hears of it.
     let pending = eventually(&server, "alert pending", || {
@@ -120,7 +168,7 @@ fn alert_reaches_alertmanager_after_for_is_resent_and_resolves() {
     am.eventually("alert re-sent", || (am.metric(received) >= 3.0).then_some(()));
 
     // Resolved once the condition ends.
-    write_constant(&server, "queue_length", &[("instance", "q1")], 0.0, 1_000, 130_000);
+    writer.set(0.0);
     let resolved = "alertmanager_alerts_received_total{status=\"resolved\",version=\"v2\"}";
     am.eventually("alert resolved in Alertmanager", || {
         (am.metric(resolved) >= 1.0 && am.alerts().is_empty()).then_some(())
@@ -153,7 +201,7 @@ groups:
       - record: one
         expr: vector(1)
       - record: memory_bytes:without_instance
-        expr: memory_bytes
+        expr: memory_bytes{instance="a"}
         labels:
           instance: ""
           tier: "gold"
@@ -186,20 +234,20 @@ fn recording_input() -> Vec<u8> {
     {
         let slope = (i + 1) as f64 * 1.5;
         ts.push(harness::series(
-            &[("__name__", "http_requests_total"), ("job", job), ("instance", instance), ("code", code)],
+            &[("__name__", "http_requests_total"), ("code", code), ("instance", instance), ("job", job)],
             &grid(&|k| k * slope),
         ));
     }
     for (i, (job, instance)) in [("api", "a"), ("api", "b"), ("web", "c")].into_iter().enumerate() {
         let value = 1e9 + (i as f64) * 12_345.5;
         ts.push(harness::series(
-            &[("__name__", "memory_bytes"), ("job", job), ("instance", instance)],
+            &[("__name__", "memory_bytes"), ("instance", instance), ("job", job)],
             &grid(&|_| value),
         ));
         for (le, share) in [("0.1", 0.5), ("0.5", 0.8), ("1", 0.95), ("+Inf", 1.0)] {
             let slope = 10.0 * (i + 1) as f64 * share;
             ts.push(harness::series(
-                &[("__name__", "latency_seconds_bucket"), ("job", job), ("instance", instance), ("le", le)],
+                &[("__name__", "latency_seconds_bucket"), ("instance", instance), ("job", job), ("le", le)],
                 &grid(&|k| k * slope),
             ));
         }
@@ -302,14 +350,14 @@ fn restart_keeps_for_progress_and_firing_alerts() {
     let dir = harness::temp_dir();
     let rules = rules_dir(dir.path(), &[("restart.yml", RESTART_RULES)]);
     let config = format!(
-        "rules:\n  tenants: {{default: {}}}\n  for_grace_period: 1s\n  resend_delay: 1s\nalerting:\n  alertmanagers:\n    - static_configs: [{{targets: [\"{}\"]}}]\n",
+        "rules:\n  tenants: {{default: {}}}\n  for_grace_period: 1s\n  resend_delay: 5s\nalerting:\n  alertmanagers:\n    - static_configs: [{{targets: [\"{}\"]}}]\n",
         rules.display(),
         am.target
     );
     let data = dir.path().join("data");
     let server = Server::start(&data, &config);
-    write_constant(&server, "long_condition", &[], 1.0, -2_000, 300_000);
-    write_constant(&server, "soon_condition", &[], 1.0, -2_000, 300_000);
+    write_true(&server, "long_condition");
+    write_true(&server, "soon_condition");
 
     let before = eventually(&server, "FiresSoon firing, LongPending pending", || {
         let a = alerts(&server);
@@ -332,9 +380,10 @@ fn restart_keeps_for_progress_and_firing_alerts() {
     // keeps its progress (shifted by the downtime only).
     let after = eventually(&server, "alert state restored", || {
         let a = alerts(&server);
-        let firing = a
-            .get("FiresSoon")
-            .is_some_and(|x| x["state"] == "firing" && x["activeAt"] == before["FiresSoon"]["activeAt"]);
+        // ALERTS_FOR_STATE keeps whole seconds, as in Prometheus.
+        let firing = a.get("FiresSoon").is_some_and(|x| {
+            x["state"] == "firing" && active_at(x).timestamp() == active_at(&before["FiresSoon"]).timestamp()
+        });
         let restored = a.get("LongPending").is_some_and(|x| x["state"] == "pending" && active_at(x) < down_at);
         (firing && restored).then_some(a)
     });
@@ -342,7 +391,9 @@ fn restart_keeps_for_progress_and_firing_alerts() {
     let progress = chrono::Utc::now().fixed_offset() - restored;
     assert!(progress >= chrono::TimeDelta::seconds(10), "LongPending lost its `for` progress: {after:#?}");
     assert!(restored > pending_since, "the downtime counted towards `for`: {after:#?}");
-    // Alertmanager still holds the same alert, with the same start.
+    // Alertmanager still holds the same alert, with the same start: the
+    // restart was shorter than the alert's validity (4 × resend_delay),
+    // so the resent alert merges with the one it has.
     std::thread::sleep(Duration::from_secs(2));
     let am_after = am.alerts();
     assert_eq!(am_after.len(), 1, "{am_after:#?}");

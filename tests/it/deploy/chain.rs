@@ -1,0 +1,131 @@
+//! The whole chain on one machine, by the same scripts a person runs:
+//! `deploy/local/up.sh` starts node-exporter, a workload Prometheus, the
+//! relay (HTTPS, basic auth), the store and Alertmanager on loopback; the
+//! node-exporter's series are then queryable from the store with the
+//! writer's tenant (and only with it); `down.sh` leaves no process behind.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use super::{debian_tool, free_port, repo, run, run_ok, store_query};
+use crate::harness::{binary, temp_dir};
+
+/// How long node-exporter's samples may take to reach the store (scrape
+/// every 5 s, remote-write batches every second).
+const DATA_DEADLINE: Duration = Duration::from_secs(90);
+
+/// The tenant up.sh gives the writer.
+const TENANT: &str = "team-a";
+
+/// The local chain's state directory and ports; runs down.sh when dropped,
+/// so a failed assertion leaves no process behind either.
+struct Chain {
+    dir: PathBuf,
+    env: Vec<(&'static str, String)>,
+    store: u16,
+}
+
+impl Chain {
+    fn script(&self, name: &str) -> Command {
+        let mut cmd = Command::new(repo().join("deploy/local").join(name));
+        cmd.env("RAMPART_BIN", binary()).env("RAMPART_LOCAL_DIR", &self.dir);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Pids of live processes whose command line names the state directory.
+    fn processes(&self) -> Vec<(u32, String)> {
+        let dir = self.dir.to_string_lossy().into_owned();
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+            let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+            if status.lines().any(|l| l.starts_with("State:") && l.contains('Z')) {
+                continue;
+            }
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(&dir) {
+                out.push((pid, cmdline));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Chain {
+    fn drop(&mut self) {
+        let _ = self.script("down.sh").output();
+    }
+}
+
+fn pids(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir.join("run"))
+        .map(|r| r.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn local_chain_up_serves_node_exporter_series_to_the_writers_tenant_and_down_stops_everything() {
+    for (program, package) in [
+        ("prometheus", "prometheus"),
+        ("prometheus-node-exporter", "prometheus-node-exporter"),
+        ("prometheus-alertmanager", "prometheus-alertmanager"),
+        ("openssl", "openssl"),
+        ("curl", "curl"),
+    ] {
+        debian_tool(program, package);
+    }
+    let tmp = temp_dir();
+    let store = free_port();
+    let chain = Chain {
+        dir: tmp.path().join("chain"),
+        env: vec![
+            ("RAMPART_LOCAL_STORE_PORT", store.to_string()),
+            ("RAMPART_LOCAL_RELAY_PORT", free_port().to_string()),
+            ("RAMPART_LOCAL_PROMETHEUS_PORT", free_port().to_string()),
+            ("RAMPART_LOCAL_ALERTMANAGER_PORT", free_port().to_string()),
+            ("RAMPART_LOCAL_NODE_EXPORTER_PORT", free_port().to_string()),
+        ],
+        store,
+    };
+    let printed = run_ok(&mut chain.script("up.sh"));
+    let store_url = format!("http://127.0.0.1:{}", chain.store);
+    assert!(printed.contains(&store_url), "up.sh says where the store listens:\n{printed}");
+    assert!(printed.contains("X-Scope-OrgID: team-a"), "up.sh prints a query to try:\n{printed}");
+    let mut running = pids(&chain.dir);
+    running.sort();
+    assert_eq!(running, ["alertmanager.pid", "node-exporter.pid", "prometheus.pid", "relay.pid", "store.pid"]);
+
+    // The store only takes the relay's token.
+    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+    let r = client.post(format!("{store_url}/api/v1/write")).body(Vec::new()).send().expect("write");
+    assert_eq!(r.status(), 401, "the store refuses writes without the relay's token");
+
+    let deadline = Instant::now() + DATA_DEADLINE;
+    let result = loop {
+        let result = store_query(&store_url, TENANT, r#"node_cpu_seconds_total{job="node", cluster="local"}"#);
+        if !result.is_empty() {
+            break result;
+        }
+        let logs = || std::fs::read_to_string(chain.dir.join("logs/prometheus.log")).unwrap_or_default();
+        assert!(Instant::now() < deadline, "no node-exporter series in the store; Prometheus log:\n{}", logs());
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(result.iter().all(|s| s["metric"]["instance"].as_str().is_some_and(|i| i.starts_with("127.0.0.1:"))));
+    assert!(store_query(&store_url, "default", "node_cpu_seconds_total").is_empty(), "another tenant sees nothing");
+    // Prometheus scrapes Rampart under the job names of its self-monitoring rules.
+    while store_query(&store_url, TENANT, r#"up{job=~"rampart-store|rampart-relay"} == 1"#).len() < 2 {
+        assert!(Instant::now() < deadline, "no up series of rampart-store and rampart-relay in the store");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    let out = run(&mut chain.script("down.sh"));
+    assert!(out.status.success(), "down.sh: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(pids(&chain.dir).is_empty(), "down.sh leaves pid files: {:?}", pids(&chain.dir));
+    let left = chain.processes();
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+}
