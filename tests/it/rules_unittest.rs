@@ -1,12 +1,15 @@
-//! The example rule files and their unit tests in `tests/rules/`, under both
+//! The rule files of the repository and their unit tests, under both
 //! Prometheus's `promtool` 2.42 (Debian's `prometheus`) and the `rampart`
-//! binary: every rule file (`*.yml` but `*_test.yml`) passes
-//! `promtool check rules` and `rampart rules check`; every test file
-//! (`*_test.yml`) passes `promtool test rules` and `rampart rules test`; the
-//! deliberately wrong `failing/service_wrong_test.yml` fails under both, with
-//! the same report.
+//! binary: every rule file passes `promtool check rules` and
+//! `rampart rules check`; every test file passes `promtool test rules` and
+//! `rampart rules test`; the deliberately wrong
+//! `tests/rules/failing/service_wrong_test.yml` fails under both, with the
+//! same report.
+//!
+//! Rule files and their tests live in `tests/rules/` (tests `*_test.yml`)
+//! and `deploy/rules/` (tests `*.test.yaml`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::harness::binary;
@@ -14,28 +17,31 @@ use crate::harness::binary;
 /// Prometheus 2.42's promtool.
 const PROMTOOL: &str = "/usr/bin/promtool";
 
-/// `tests/rules`.
-fn rules_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules")
-}
+/// Directories of rule files, each with the suffix of its test files.
+const RULE_DIRS: [(&str, &str); 2] = [("tests/rules", "_test.yml"), ("deploy/rules", ".test.yaml")];
 
-/// The files of `tests/rules` (not below it) whose name ends with `suffix`,
-/// sorted.
-fn files(suffix: &str) -> Vec<String> {
-    let mut out: Vec<String> = std::fs::read_dir(rules_dir())
-        .expect("read tests/rules")
-        .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(suffix))
-        .collect();
+/// The rule files (`tests == false`) or the test files (`tests == true`) of
+/// [`RULE_DIRS`], relative to the repository, sorted.
+fn files(tests: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for (dir, test_suffix) in RULE_DIRS {
+        for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir)).expect("read rule directory") {
+            let name = entry.expect("dir entry").file_name().to_string_lossy().into_owned();
+            let yaml = name.ends_with(".yml") || name.ends_with(".yaml");
+            if yaml && name.ends_with(test_suffix) == tests {
+                out.push(format!("{dir}/{name}"));
+            }
+        }
+    }
     out.sort();
     out
 }
 
-/// Runs `program args…` in `tests/rules`.
+/// Runs `program args…` in the repository.
 fn run(program: &str, args: &[&str]) -> Output {
     Command::new(program)
         .args(args)
-        .current_dir(rules_dir())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap_or_else(|e| panic!("run {program} (promtool: Debian package prometheus): {e}"))
 }
@@ -50,9 +56,9 @@ fn show(o: &Output) -> String {
 }
 
 #[test]
-fn example_rule_files_pass_promtool_and_rampart_check() {
-    let rule_files: Vec<String> = files(".yml").into_iter().filter(|f| !f.ends_with("_test.yml")).collect();
-    assert!(rule_files.len() >= 2, "{rule_files:?}");
+fn rule_files_pass_promtool_and_rampart_check() {
+    let rule_files = files(false);
+    assert!(rule_files.len() >= 3, "{rule_files:?}");
     for f in &rule_files {
         let o = run(PROMTOOL, &["check", "rules", f]);
         assert!(o.status.success(), "promtool check rules {f}: {}", show(&o));
@@ -63,9 +69,9 @@ fn example_rule_files_pass_promtool_and_rampart_check() {
 }
 
 #[test]
-fn example_rule_tests_pass_promtool_and_rampart() {
-    let tests = files("_test.yml");
-    assert!(tests.len() >= 2, "{tests:?}");
+fn rule_tests_pass_promtool_and_rampart() {
+    let tests = files(true);
+    assert!(tests.len() >= 3, "{tests:?}");
     for f in &tests {
         let o = run(PROMTOOL, &["test", "rules", f]);
         assert!(o.status.success(), "promtool test rules {f}: {}", show(&o));
@@ -77,7 +83,7 @@ fn example_rule_tests_pass_promtool_and_rampart() {
 
 #[test]
 fn wrong_expectations_fail_under_both_with_the_same_report() {
-    let f = "failing/service_wrong_test.yml";
+    let f = "tests/rules/failing/service_wrong_test.yml";
     let want = run(PROMTOOL, &["test", "rules", f]);
     assert!(!want.status.success(), "promtool must fail: {}", show(&want));
     let got = run(binary(), &["rules", "test", f]);
