@@ -30,7 +30,8 @@ pub enum Command {
     /// Inspect a stopped store's data directory (like `promtool tsdb`).
     #[command(subcommand)]
     Tsdb(TsdbCommand),
-    /// Check Prometheus rule files (like `promtool check rules`).
+    /// Check and unit-test Prometheus rule files (like `promtool check rules`
+    /// and `promtool test rules`).
     #[command(subcommand)]
     Rules(RulesCommand),
 }
@@ -42,12 +43,17 @@ pub enum RulesCommand {
     /// number of rules of each file or every problem, naming file, group and
     /// rule; exits non-zero when a file is invalid.
     Check(RuleFilesArgs),
+    /// Run rule unit tests in `promtool test rules` format: input series,
+    /// expected alerts and query results, checked against Rampart's rule
+    /// evaluation. Rule files are relative to the test file; exits non-zero
+    /// when a test fails.
+    Test(RuleFilesArgs),
 }
 
-/// Rule files to work on.
+/// Files to work on.
 #[derive(Debug, Args)]
 pub struct RuleFilesArgs {
-    /// Rule files.
+    /// Rule files (`check`) or rule test files (`test`).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 }

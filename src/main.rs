@@ -67,5 +67,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("some rule files are invalid")
             }
         }
+        Command::Rules(RulesCommand::Test(args)) => {
+            if rules::unittest::run(&args.files, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())? {
+                Ok(())
+            } else {
+                anyhow::bail!("some rule tests failed")
+            }
+        }
     }
 }

@@ -12,6 +12,7 @@
 //! | [`error`] | query errors and their Prometheus `errorType` |
 //! | [`annotations`] | warnings and infos attached to a result |
 //! | `literals` | string literals Go decodes to bytes that are not UTF-8 (refused) |
+//! | [`series_desc`] | series descriptions (`up{job="a"} 0+1x10 _ stale`) of PromQL test scripts and rule unit tests |
 //! | [`storage`] | the [`Queryable`] source of raw series, and its implementation over [`rampart_storage::Db`] |
 //! | [`eval`] | the evaluator: selectors, lookback and staleness, `offset`/`@`, subqueries, aggregations, binary operators |
 //! | [`functions`] | every PromQL function, evaluated one step at a time |
@@ -23,6 +24,7 @@ pub mod eval;
 pub mod functions;
 pub mod gocompat;
 mod literals;
+pub mod series_desc;
 pub mod storage;
 pub mod value;
 

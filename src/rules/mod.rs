@@ -18,6 +18,7 @@
 //! | [`notifier`] | the queue of alerts and their delivery to Alertmanager (API v2) |
 //! | [`template`] | Go-template expansion of alert labels and annotations, as Prometheus renders them |
 //! | [`check`] | `rampart rules check` |
+//! | [`unittest`] | `rampart rules test`: rule unit tests in `promtool test rules` format |
 
 pub mod alerting;
 pub mod check;
@@ -26,6 +27,7 @@ pub mod group;
 pub mod notifier;
 pub mod recording;
 pub mod template;
+pub mod unittest;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -11,3 +11,4 @@ mod promql;
 mod query_api;
 mod relay;
 mod rules;
+mod rules_unittest;

@@ -26,15 +26,15 @@
 //!
 //! The script format and upstream runner's behaviour are specified in
 //! `shared/conformance/promql/README.md`; the modules follow it:
-//! [`script`] parses commands and [`series`] value notation, [`exec`] loads
-//! and evaluates, [`atmod`] builds the `@`-invariance variants, [`compare`]
-//! checks results, [`tier`] classifies.
+//! [`script`] parses commands and [`series`] (the library's
+//! `promql::series_desc`) value notation, [`exec`] loads and evaluates,
+//! [`atmod`] builds the `@`-invariance variants, [`compare`] checks results,
+//! [`tier`] classifies.
 
 mod atmod;
 mod compare;
 mod exec;
 mod script;
-mod series;
 mod tier;
 
 use std::collections::BTreeMap;
@@ -42,6 +42,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use exec::{EvalReport, FileReport};
+use rampart::promql::series_desc as series;
 use tier::Tier;
 
 /// Longest expected-vs-got text printed per failure.

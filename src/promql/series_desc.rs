@@ -1,6 +1,6 @@
-//! Series descriptions: `<series> <value items…>`, as `load` blocks and
-//! expected results write them (spec sections 3.1–3.3), and Go's number
-//! syntax.
+//! Series descriptions: `<series> <value items…>`, as Prometheus's PromQL
+//! test scripts (`load` blocks, expected results) and `promtool test rules`
+//! input series write them, and Go's number syntax.
 //!
 //! Follows upstream's series-description lexer and grammar
 //! (`promql/parser/lex.go`, `generated_parser.y`). Easy to get wrong, each
