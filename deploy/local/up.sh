@@ -3,8 +3,13 @@
 #
 #   "workload cluster"                      "management cluster"
 #   prometheus-node-exporter <- Prometheus --HTTPS, basic auth--> rampart relay --token--> rampart store
-#                               (scrapes itself, node-exporter                            (query API)
-#                                and Rampart)                      Alertmanager
+#                               (scrapes itself, node-exporter                            (query API, ruler)
+#                                and Rampart)                      Alertmanager <--alerts-------'
+#
+# The store's ruler evaluates, for the writer's tenant, Rampart's
+# self-monitoring rules (deploy/rules) on the metrics that Prometheus
+# scrapes from Rampart and writes back, and RampartChainCheck, an alert that
+# always fires, so that the way to Alertmanager can be seen working.
 #
 # The relay serves HTTPS with a self-signed certificate made here: for
 # development only, never for a real deployment. Every credential is made
@@ -45,7 +50,7 @@ need openssl openssl
 need curl curl
 [ -x "$rampart" ] || die "no rampart binary at $rampart: run cargo build --release, or set RAMPART_BIN"
 
-mkdir -p "$dir"/{run,logs,certs,secrets,config,store,relay,prometheus,alertmanager,node-exporter}
+mkdir -p "$dir"/{run,logs,certs,secrets,config,store,relay,prometheus,alertmanager,node-exporter,rules}
 dir="$(cd "$dir" && pwd)"
 for pidfile in "$dir"/run/*.pid; do
   [ -e "$pidfile" ] || continue
@@ -85,6 +90,29 @@ printf %s "$relay_token" >"$dir/secrets/relay-store.token"
 printf %s "$writer_password" >"$dir/secrets/writer.password"
 umask 022
 
+# --- Rule files of the writer's tenant: the self-monitoring rules and an
+# alert that always fires.
+rules="$dir/rules/$tenant"
+rm -rf "$rules"
+mkdir -p "$rules"
+cp "$repo/deploy/rules/rampart-self-monitoring.yaml" "$rules/"
+cat >"$rules/chain-check.yaml" <<'EOF'
+# Always firing: shows that the store's ruler evaluates and that its alerts
+# reach Alertmanager (deploy/local/up.sh).
+groups:
+  - name: rampart-chain
+    rules:
+      - alert: RampartChainCheck
+        expr: vector(1)
+        for: 0s
+        labels:
+          severity: none
+        annotations:
+          summary: The local chain's ruler works; this alert always fires.
+EOF
+"$rampart" rules check "$rules"/*.yaml >"$dir/logs/rules-check.log" 2>&1 ||
+  { cat "$dir/logs/rules-check.log" >&2; die "rule files in $rules do not load"; }
+
 # --- Configs.
 cat >"$dir/config/store.yaml" <<EOF
 # rampart store (the management cluster's store); see deploy/config/store.yaml.
@@ -93,6 +121,18 @@ data_dir: $dir/store
 auth:
   # Only the relay writes: the hash of its service token.
   write_bearer_token_hashes: ["$relay_token_hash"]
+rules:
+  tenants:
+    $tenant: $rules
+  # As often as Prometheus scrapes, so that alerts show up quickly.
+  evaluation_interval: 5s
+  external_labels:
+    ruler: rampart-local
+alerting:
+  alertmanagers:
+    - static_configs: [{targets: ["127.0.0.1:$alertmanager_port"]}]
+      scheme: http
+      timeout: 10s
 EOF
 cat >"$dir/config/relay.yaml" <<EOF
 # rampart relay (the management cluster's door); see deploy/config/relay.yaml.
@@ -150,7 +190,7 @@ receivers:
   - name: hold
 EOF
 
-# --- Start, in the order data flows backwards, and wait for each.
+# --- Start, in the order data and alerts flow backwards, and wait for each.
 start() { # name command...
   local name="$1"; shift
   nohup "$@" >"$dir/logs/$name.log" 2>&1 &
@@ -173,14 +213,14 @@ wait_for() { # name url [curl args...]
   done
 }
 
-start store "$rampart" store --config "$dir/config/store.yaml"
-wait_for store "http://127.0.0.1:$store_port/-/ready"
-start relay "$rampart" relay --config "$dir/config/relay.yaml"
-wait_for relay "https://127.0.0.1:$relay_port/-/ready" --cacert "$certs/ca.crt"
 start alertmanager prometheus-alertmanager --config.file="$dir/config/alertmanager.yml" \
   --storage.path="$dir/alertmanager" --web.listen-address="127.0.0.1:$alertmanager_port" \
   --cluster.listen-address=
 wait_for alertmanager "http://127.0.0.1:$alertmanager_port/-/ready"
+start store "$rampart" store --config "$dir/config/store.yaml"
+wait_for store "http://127.0.0.1:$store_port/-/ready"
+start relay "$rampart" relay --config "$dir/config/relay.yaml"
+wait_for relay "https://127.0.0.1:$relay_port/-/ready" --cacert "$certs/ca.crt"
 start node-exporter prometheus-node-exporter --web.listen-address="127.0.0.1:$node_port" \
   --collector.textfile.directory="$dir/node-exporter"
 wait_for node-exporter "http://127.0.0.1:$node_port/metrics"
@@ -194,10 +234,16 @@ The Rampart chain is up (state, logs and configs in $dir).
   node-exporter   http://127.0.0.1:$node_port/metrics
   Prometheus      http://127.0.0.1:$prometheus_port   workload: scrapes node-exporter, itself and Rampart, remote-writes to the relay
   rampart relay   https://127.0.0.1:$relay_port  tenant $tenant, basic auth user $writer (DEVELOPMENT ONLY certificate: $certs/ca.crt)
-  rampart store   http://127.0.0.1:$store_port   query API; only the relay's token may write
-  Alertmanager    http://127.0.0.1:$alertmanager_port
+  rampart store   http://127.0.0.1:$store_port   query API and ruler; only the relay's token may write
+  Alertmanager    http://127.0.0.1:$alertmanager_port   the ruler's alerts (API and UI)
 The first rates answer after about 15 s (two scrapes). Try:
   curl -s -H 'X-Scope-OrgID: $tenant' http://127.0.0.1:$store_port/api/v1/query \\
     --data-urlencode 'query=sum by (mode) (rate(node_cpu_seconds_total[1m]))'
+The ruler evaluates the rule files in $rules every 5 s
+for tenant $tenant (self-monitoring, and RampartChainCheck, which always fires):
+  curl -s -H 'X-Scope-OrgID: $tenant' http://127.0.0.1:$store_port/api/v1/rules
+  curl -s -H 'X-Scope-OrgID: $tenant' http://127.0.0.1:$store_port/api/v1/alerts
+  curl -s http://127.0.0.1:$alertmanager_port/api/v2/alerts
+After editing them: curl -X POST http://127.0.0.1:$store_port/-/reload
 Stop it with: $here/down.sh
 EOF

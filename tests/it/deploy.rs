@@ -8,9 +8,9 @@
 //! | module | checks |
 //! |---|---|
 //! | [`manifests`] | rendering, schemas, security posture, container hardening |
-//! | [`drift`] | the manifests' configs and args start the binary; every metric name used exists |
+//! | [`drift`] | the manifests' configs and args start the binary; the ruler evaluates the mounted rules; every metric name used exists |
 //! | [`rules`] | the self-monitoring rules with promtool |
-//! | [`chain`] | `deploy/local/up.sh` and `down.sh` |
+//! | [`chain`] | `deploy/local/up.sh` (series, rules, an alert in Alertmanager) and `down.sh` |
 //!
 //! A missing tool fails its test (naming how to install it), never skips it:
 //! `scripts/test` installs them all.

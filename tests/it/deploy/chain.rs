@@ -2,7 +2,9 @@
 //! `deploy/local/up.sh` starts node-exporter, a workload Prometheus, the
 //! relay (HTTPS, basic auth), the store and Alertmanager on loopback; the
 //! node-exporter's series are then queryable from the store with the
-//! writer's tenant (and only with it); `down.sh` leaves no process behind.
+//! writer's tenant (and only with it); the store's ruler evaluates the
+//! tenant's rules and its always-firing alert reaches Alertmanager; and
+//! `down.sh` leaves no process behind.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,6 +19,9 @@ const DATA_DEADLINE: Duration = Duration::from_secs(90);
 
 /// The tenant up.sh gives the writer.
 const TENANT: &str = "team-a";
+
+/// The alert that up.sh makes always fire (evaluated every 5 s).
+const CHAIN_ALERT: &str = "RampartChainCheck";
 
 /// The local chain's state directory and ports; runs down.sh when dropped,
 /// so a failed assertion leaves no process behind either.
@@ -69,7 +74,7 @@ fn pids(dir: &Path) -> Vec<String> {
 }
 
 #[test]
-fn local_chain_up_serves_node_exporter_series_to_the_writers_tenant_and_down_stops_everything() {
+fn local_chain_up_serves_the_writers_series_and_alerts_and_down_stops_everything() {
     for (program, package) in [
         ("prometheus", "prometheus"),
         ("prometheus-node-exporter", "prometheus-node-exporter"),
@@ -80,14 +85,14 @@ fn local_chain_up_serves_node_exporter_series_to_the_writers_tenant_and_down_sto
         debian_tool(program, package);
     }
     let tmp = temp_dir();
-    let store = free_port();
+    let (store, alertmanager) = (free_port(), free_port());
     let chain = Chain {
         dir: tmp.path().join("chain"),
         env: vec![
             ("RAMPART_LOCAL_STORE_PORT", store.to_string()),
             ("RAMPART_LOCAL_RELAY_PORT", free_port().to_string()),
             ("RAMPART_LOCAL_PROMETHEUS_PORT", free_port().to_string()),
-            ("RAMPART_LOCAL_ALERTMANAGER_PORT", free_port().to_string()),
+            ("RAMPART_LOCAL_ALERTMANAGER_PORT", alertmanager.to_string()),
             ("RAMPART_LOCAL_NODE_EXPORTER_PORT", free_port().to_string()),
         ],
         store,
@@ -96,6 +101,9 @@ fn local_chain_up_serves_node_exporter_series_to_the_writers_tenant_and_down_sto
     let store_url = format!("http://127.0.0.1:{}", chain.store);
     assert!(printed.contains(&store_url), "up.sh says where the store listens:\n{printed}");
     assert!(printed.contains("X-Scope-OrgID: team-a"), "up.sh prints a query to try:\n{printed}");
+    for place in [format!("{store_url}/api/v1/rules"), format!("http://127.0.0.1:{alertmanager}/api/v2/alerts")] {
+        assert!(printed.contains(&place), "up.sh says where rules and alerts are ({place}):\n{printed}");
+    }
     let mut running = pids(&chain.dir);
     running.sort();
     assert_eq!(running, ["alertmanager.pid", "node-exporter.pid", "prometheus.pid", "relay.pid", "store.pid"]);
@@ -122,6 +130,30 @@ fn local_chain_up_serves_node_exporter_series_to_the_writers_tenant_and_down_sto
         assert!(Instant::now() < deadline, "no up series of rampart-store and rampart-relay in the store");
         std::thread::sleep(Duration::from_millis(500));
     }
+
+    // The ruler's always-firing alert reaches Alertmanager.
+    let alertmanager_url = format!("http://127.0.0.1:{alertmanager}");
+    loop {
+        let alerts: serde_json::Value = client
+            .get(format!("{alertmanager_url}/api/v2/alerts"))
+            .send()
+            .and_then(|r| r.json())
+            .expect("Alertmanager's alerts");
+        let names: Vec<&str> =
+            alerts.as_array().into_iter().flatten().filter_map(|a| a["labels"]["alertname"].as_str()).collect();
+        if names.contains(&CHAIN_ALERT) {
+            break;
+        }
+        let log = || std::fs::read_to_string(chain.dir.join("logs/store.log")).unwrap_or_default();
+        assert!(Instant::now() < deadline, "{CHAIN_ALERT} not in Alertmanager ({names:?}); store log:\n{}", log());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let metrics = client.get(format!("{store_url}/metrics")).send().and_then(|r| r.text()).expect("metrics");
+    let evaluations = metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("rampart_rule_evaluations_total{")?.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum::<f64>();
+    assert!(evaluations > 0.0, "rampart_rule_evaluations_total counts no evaluation:\n{metrics}");
 
     let out = run(&mut chain.script("down.sh"));
     assert!(out.status.success(), "down.sh: {}", String::from_utf8_lossy(&out.stderr));

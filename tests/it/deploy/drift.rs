@@ -2,9 +2,11 @@
 //! deploy/kubernetes/management start with the args of their StatefulSets
 //! and the ConfigMaps and Secrets mounted into them (paths moved into a
 //! temporary directory, Service names onto loopback); the workload side's
-//! credentials write through that relay, its HA labels are the relay's; and
+//! credentials write through that relay, its HA labels are the relay's; the
+//! store's ruler loads the mounted rule files and evaluates every group; and
 //! every metric name that the dashboards and the self-monitoring rules use
-//! is exposed at `/metrics` after ingest, queries and a flush.
+//! is exposed at `/metrics` after ingest, queries, a flush and rule
+//! evaluation.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -19,24 +21,6 @@ use serde_yaml::Value;
 use super::{free_port, render, repo, store_query, yaml_docs, yaml_file};
 use crate::harness::{binary, body, now_ms, series, temp_dir};
 
-/// Metric names of the ruler and its notifier, which are being written:
-/// until they land no `/metrics` has them, so these alone may be missing.
-/// The ruler's work deletes this list; the test fails once any of them is
-/// exposed, to say so.
-const RULER_METRICS_PENDING: [&str; 11] = [
-    "rampart_rule_evaluations_total",
-    "rampart_rule_evaluation_failures_total",
-    "rampart_rule_group_iterations_missed_total",
-    "rampart_rule_group_iterations_total",
-    "rampart_rule_group_last_duration_seconds",
-    "rampart_rule_group_interval_seconds",
-    "rampart_notifications_sent_total",
-    "rampart_notifications_errors_total",
-    "rampart_notifications_dropped_total",
-    "rampart_notifications_queue_length",
-    "rampart_notifications_queue_capacity",
-];
-
 /// Metrics the dashboards and rules take from other exporters, and which.
 const EXTERNAL_METRICS: [(&str, &str); 3] = [
     ("up", "Prometheus, one per scrape target"),
@@ -46,6 +30,11 @@ const EXTERNAL_METRICS: [(&str, &str); 3] = [
 
 /// How long a process may take to become ready, and data to arrive.
 const DEADLINE: Duration = Duration::from_secs(60);
+
+/// How long after its evaluation interval every rule group may take to
+/// have been evaluated once (a group's first evaluation comes within one
+/// interval of the start).
+const RULES_SLACK: Duration = Duration::from_secs(30);
 
 /// The tenant, writer and HA labels the example manifests configure.
 const TENANT: &str = "team-a";
@@ -375,6 +364,95 @@ fn lay_out(
     container["args"].as_sequence().expect("args").iter().map(|a| relocate(a.as_str().expect("arg"))).collect()
 }
 
+/// The store's config as its ConfigMap holds it.
+fn store_config(docs: &[Value]) -> Value {
+    let files = files_of(find(docs, "ConfigMap", "rampart-store-config"));
+    serde_yaml::from_slice(&files["store.yaml"]).expect("store.yaml")
+}
+
+/// Every `host:port` of `alerting.alertmanagers` in a store config.
+fn alertmanager_targets(store: &Value) -> Vec<String> {
+    store["alerting"]["alertmanagers"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .flat_map(|am| am["static_configs"].as_sequence().into_iter().flatten())
+        .flat_map(|sc| sc["targets"].as_sequence().into_iter().flatten())
+        .map(|t| t.as_str().expect("target").to_owned())
+        .collect()
+}
+
+/// `rules.tenants` of a store config: tenant and rule directory.
+fn rule_directories(store: &Value) -> Vec<(String, String)> {
+    store["rules"]["tenants"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .map(|(t, d)| (t.as_str().expect("tenant").to_owned(), d.as_str().expect("directory").to_owned()))
+        .collect()
+}
+
+/// The ConfigMap mounted (read-only) in the store at `dir`, and its files.
+fn mounted_rule_files<'a>(docs: &'a [Value], dir: &str) -> (&'a Value, BTreeMap<String, Vec<u8>>) {
+    let pod = &find(docs, "StatefulSet", "rampart-store")["spec"]["template"]["spec"];
+    let mount = pod["containers"][0]["volumeMounts"]
+        .as_sequence()
+        .expect("volumeMounts")
+        .iter()
+        .find(|m| m["mountPath"].as_str() == Some(dir))
+        .unwrap_or_else(|| panic!("rule directory {dir} is no volume mount of the store"));
+    assert_eq!(mount["readOnly"], Value::Bool(true), "{dir} is mounted read-only");
+    let volume = pod["volumes"]
+        .as_sequence()
+        .expect("volumes")
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .expect("the mount's volume");
+    let name = volume["configMap"]["name"].as_str().unwrap_or_else(|| panic!("{dir}: not a ConfigMap volume"));
+    let configmap = find(docs, "ConfigMap", name);
+    (configmap, files_of(configmap))
+}
+
+/// Names of the rule groups in the ConfigMap mounted at `dir`.
+fn rule_groups_in(docs: &[Value], dir: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for (file, bytes) in mounted_rule_files(docs, dir).1 {
+        let rules: Value = serde_yaml::from_slice(&bytes).unwrap_or_else(|e| panic!("{dir}/{file}: {e}"));
+        for g in rules["groups"].as_sequence().unwrap_or_else(|| panic!("{dir}/{file}: no groups")) {
+            names.insert(g["name"].as_str().expect("group name").to_owned());
+        }
+    }
+    assert!(!names.is_empty(), "no rule groups mounted at {dir}");
+    names
+}
+
+/// Polls `GET /api/v1/rules` as `tenant` until exactly `groups` are loaded,
+/// each evaluated at least once with every rule's health ok; a rule whose
+/// health is err fails the test at once.
+fn wait_rules_evaluated(store: &Proc, url: &str, tenant: &str, groups: &BTreeSet<String>, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let r = http().get(format!("{url}/api/v1/rules")).header("X-Scope-OrgID", tenant).send().expect("rules");
+        let json: serde_json::Value = r.json().expect("rules JSON");
+        assert_eq!(json["status"], "success", "{json}");
+        let loaded = json["data"]["groups"].as_array().cloned().unwrap_or_default();
+        let names: BTreeSet<String> = loaded.iter().map(|g| g["name"].as_str().expect("name").to_owned()).collect();
+        assert_eq!(&names, groups, "tenant {tenant}: loaded groups\n{}", store.log());
+        for rule in loaded.iter().flat_map(|g| g["rules"].as_array().into_iter().flatten()) {
+            assert_ne!(rule["health"], "err", "tenant {tenant}: rule {} failed: {}", rule["name"], rule["lastError"]);
+        }
+        let evaluated = loaded.iter().all(|g| {
+            g["lastEvaluation"] != "0001-01-01T00:00:00Z"
+                && g["rules"].as_array().into_iter().flatten().all(|r| r["health"] == "ok")
+        });
+        if evaluated {
+            return;
+        }
+        assert!(Instant::now() < deadline, "tenant {tenant}: not every group evaluated within {within:?}: {json}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// Family names declared in a `/metrics` text, with their types.
 fn families(text: &str) -> BTreeMap<String, String> {
     text.lines()
@@ -426,7 +504,15 @@ fn management_manifests_start_the_binary_and_every_used_metric_is_exposed() {
     let (store_port, relay_port) = (free_port(), free_port());
     let store_service = find(&docs, "Service", "rampart-store");
     let store_service_port = store_service["spec"]["ports"][0]["port"].as_u64().expect("port");
-    let services = BTreeMap::from([(format!("rampart-store:{store_service_port}"), format!("127.0.0.1:{store_port}"))]);
+    let mut services =
+        BTreeMap::from([(format!("rampart-store:{store_service_port}"), format!("127.0.0.1:{store_port}"))]);
+    // Alertmanager becomes a loopback port where nothing listens: the
+    // notifier's metric families are rendered before any delivery, and alert
+    // delivery itself is the chain test's (a real Alertmanager).
+    let store_yaml = store_config(&docs);
+    for target in alertmanager_targets(&store_yaml) {
+        services.insert(target, format!("127.0.0.1:{}", free_port()));
+    }
 
     let store_root = tmp.path().join("store");
     let args = lay_out(&docs, "rampart-store", &store_root, store_port, &services);
@@ -503,6 +589,14 @@ fn management_manifests_start_the_binary_and_every_used_metric_is_exposed() {
     let r = http().post(format!("{store_url}/api/v1/admin/flush")).send().expect("flush");
     assert!(r.status().is_success(), "flush: {}", r.status());
 
+    // The ruler loaded the mounted rule files and evaluated each group.
+    let interval =
+        rampart::duration::parse_duration(store_yaml["rules"]["evaluation_interval"].as_str().unwrap_or("1m"))
+            .expect("rules.evaluation_interval");
+    for (tenant, dir) in rule_directories(&store_yaml) {
+        wait_rules_evaluated(&store, &store_url, &tenant, &rule_groups_in(&docs, &dir), interval + RULES_SLACK);
+    }
+
     let store_metrics = http().get(format!("{store_url}/metrics")).send().expect("metrics").text().expect("text");
     let relay_metrics = http().get(format!("{relay_url}/metrics")).send().expect("metrics").text().expect("text");
     assert_eq!(
@@ -524,10 +618,7 @@ fn management_manifests_start_the_binary_and_every_used_metric_is_exposed() {
     let external: BTreeMap<&str, &str> = EXTERNAL_METRICS.into_iter().collect();
     let mut missing = Vec::new();
     for (name, place) in used_metric_names() {
-        let pending = RULER_METRICS_PENDING.contains(&name.as_str());
-        if exposed(&name, &all) {
-            assert!(!pending, "{name} is exposed now: delete it from RULER_METRICS_PENDING");
-        } else if !pending && !external.contains_key(name.as_str()) {
+        if !exposed(&name, &all) && !external.contains_key(name.as_str()) {
             missing.push(format!("{name} (used by {place})"));
         }
     }
@@ -535,6 +626,56 @@ fn management_manifests_start_the_binary_and_every_used_metric_is_exposed() {
 
     relay.stop();
     store.stop();
+}
+
+#[test]
+fn the_ruler_reads_the_rule_configmap_and_may_reach_alertmanager() {
+    let docs = yaml_docs(&render("deploy/kubernetes/management"));
+    let store = store_config(&docs);
+
+    // Each tenant's rule directory is a ConfigMap of deploy/rules' rule
+    // files, byte for byte, and of nothing else (the store loads them all).
+    let dirs = rule_directories(&store);
+    assert!(dirs.iter().any(|(t, _)| t == TENANT), "no rules for {TENANT}: {dirs:?}");
+    let mut self_monitoring = false;
+    for (tenant, dir) in &dirs {
+        let (configmap, files) = mounted_rule_files(&docs, dir);
+        assert!(!files.is_empty(), "{tenant}: {:?} holds no files", configmap["metadata"]["name"]);
+        for (file, bytes) in &files {
+            assert!(
+                (file.ends_with(".yaml") || file.ends_with(".yml")) && !file.ends_with(".test.yaml"),
+                "{tenant}: {file} is not a rule file"
+            );
+            let source = std::fs::read(repo().join("deploy/rules").join(file)).expect("the file in deploy/rules");
+            assert!(*bytes == source, "{tenant}: {file} differs from deploy/rules/{file}");
+            self_monitoring |= file == "rampart-self-monitoring.yaml";
+        }
+    }
+    assert!(self_monitoring, "the ruler does not get the self-monitoring rules");
+
+    // Each Alertmanager is a Service of another namespace, and the store's
+    // NetworkPolicy lets it reach that namespace's Alertmanager pods there.
+    let targets = alertmanager_targets(&store);
+    assert!(!targets.is_empty(), "the store sends alerts nowhere");
+    let policy = find(&docs, "NetworkPolicy", "rampart-store");
+    for target in targets {
+        let (host, port) = target.rsplit_once(':').expect("host:port");
+        let port: u64 = port.parse().expect("port");
+        let namespace = host.split('.').nth(1).unwrap_or_else(|| panic!("{target}: not <service>.<namespace>.svc"));
+        let allowed = policy["spec"]["egress"].as_sequence().into_iter().flatten().any(|rule| {
+            let to = rule["to"].as_sequence().into_iter().flatten().any(|peer| {
+                peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"].as_str() == Some(namespace)
+                    && peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"].as_str() == Some("alertmanager")
+            });
+            let ports = rule["ports"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .any(|p| p["port"].as_u64() == Some(port) && p["protocol"].as_str().unwrap_or("TCP") == "TCP");
+            to && ports
+        });
+        assert!(allowed, "NetworkPolicy rampart-store allows no egress to Alertmanager {target}");
+    }
 }
 
 #[test]
