@@ -17,7 +17,7 @@ use crate::chunkenc;
 use crate::db::{dir_size, Db};
 use crate::error::Result;
 use crate::labels::Labels;
-use crate::matcher::Matcher;
+use crate::matcher::{MatchKind, Matcher};
 use crate::model::{Exemplar, Metadata, Sample};
 use crate::persist::{keys, PartitionState};
 
@@ -256,7 +256,10 @@ impl Querier<'_> {
         let persist = &self.db.persist;
         let mut candidates: Option<Vec<u64>> = None;
         for m in matchers.iter().filter(|m| !m.matches_empty()) {
-            let ids = persist.postings(tenant, &m.name, |v| m.matches(v))?;
+            let ids = match m.kind {
+                MatchKind::Equal => persist.postings_for_value(tenant, &m.name, &m.value)?,
+                _ => persist.postings(tenant, &m.name, |v| m.matches(v))?,
+            };
             candidates = Some(match candidates {
                 None => ids,
                 Some(prev) => intersect(&prev, &ids),

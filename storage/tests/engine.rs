@@ -96,6 +96,24 @@ fn tenants_are_separate_namespaces() {
 }
 
 #[test]
+fn equality_matchers_select_exactly_their_value() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = Db::open(options(dir.path())).expect("open");
+    for job in ["a", "ab", "b", "é"] {
+        append(&db, "default", &up(job), &[Sample::new(1_000, 1.0)]);
+    }
+    append(&db, "other", &up("a"), &[Sample::new(1_000, 1.0)]);
+    let q = db.querier("default", 0, HOUR);
+    let select = |m: Vec<Matcher>| -> Vec<Labels> {
+        q.select(&m).expect("select").into_iter().map(|s| s.labels.clone()).collect()
+    };
+    assert_eq!(select(vec![Matcher::equal("job", "a")]), vec![up("a")], "not a prefix match, not another tenant");
+    assert_eq!(select(vec![Matcher::equal("__name__", "up"), Matcher::equal("job", "é")]), vec![up("é")]);
+    assert_eq!(select(vec![Matcher::equal("job", "c")]), Vec::<Labels>::new());
+    assert_eq!(select(vec![Matcher::equal("nope", "a")]), Vec::<Labels>::new());
+}
+
+#[test]
 fn label_queries_honour_the_time_range() {
     let dir = tempfile::tempdir().expect("tmp");
     let db = Db::open(options(dir.path())).expect("open");

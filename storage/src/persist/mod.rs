@@ -361,6 +361,24 @@ impl Persist {
         Ok(out)
     }
 
+    /// Sorted ids of the series of `tenant` with label `name` = `value`:
+    /// reads that pair's postings only, where [`Persist::postings`] scans
+    /// every value of the label.
+    pub fn postings_for_value(&self, tenant: u32, name: &str, value: &str) -> Result<Vec<u64>> {
+        let cf = self.cf(CF_POSTINGS)?;
+        let prefix = keys::postings_prefix(tenant, name, value);
+        let mut it = self.db.raw_iterator_cf_opt(&cf, bounded(&prefix));
+        it.seek(&prefix);
+        let mut out = Vec::new();
+        while let Some(k) = it.key() {
+            out.push(keys::postings_series(k)?);
+            it.next();
+        }
+        it.status().map_err(Error::rocks("scan postings"))?;
+        // Keys end in the big-endian id, so they come sorted.
+        Ok(out)
+    }
+
     /// Calls `f(value, series ids)` for every value of label `name` in
     /// `tenant`, in value order.
     pub fn scan_label_values(&self, tenant: u32, name: &str, mut f: impl FnMut(&str, &[u64])) -> Result<()> {
