@@ -9,51 +9,8 @@ use std::fmt::Write as _;
 use super::gotime;
 use super::value::Value;
 
-/// Go's `unicode.IsPrint`, approximated with the standard library: letters,
-/// marks, numbers, punctuation, symbols and the ASCII space.
-pub(super) fn is_print(c: char) -> bool {
-    c == ' '
-        || !(c.is_control()
-            || c.is_whitespace()
-            || matches!(u32::from(c), 0xAD | 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB | 0xE000..=0xF8FF | 0xF_0000..=0x10_FFFF))
-}
-
-fn escape_rune(out: &mut String, c: char, quote: char) {
-    match c {
-        _ if c == quote || c == '\\' => {
-            out.push('\\');
-            out.push(c);
-        }
-        _ if is_print(c) => out.push(c),
-        '\u{7}' => out.push_str("\\a"),
-        '\u{8}' => out.push_str("\\b"),
-        '\u{c}' => out.push_str("\\f"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\u{b}' => out.push_str("\\v"),
-        _ if u32::from(c) < 0x20 || c == '\u{7f}' => {
-            let _ = write!(out, "\\x{:02x}", u32::from(c));
-        }
-        _ if u32::from(c) < 0x10000 => {
-            let _ = write!(out, "\\u{:04x}", u32::from(c));
-        }
-        _ => {
-            let _ = write!(out, "\\U{:08x}", u32::from(c));
-        }
-    }
-}
-
-/// Go's `strconv.Quote`.
-pub(super) fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        escape_rune(&mut out, c, '"');
-    }
-    out.push('"');
-    out
-}
+use crate::promql::gocompat::format::escape_rune;
+pub(super) use crate::promql::gocompat::format::{is_print, quote};
 
 /// Go's `strconv.QuoteRune`.
 fn quote_rune(c: char) -> String {
