@@ -300,8 +300,15 @@ fn recording_rules_match_prometheus_2_42() {
     let (status, text) = server.post("/api/v1/write", body, &[]);
     assert_eq!(status, 204, "{text}");
 
-    // Both have evaluated every rule at least twice after the data arrived.
-    std::thread::sleep(Duration::from_secs(3));
+    // Both have evaluated the group after the data arrived.
+    let written = chrono::Utc::now().fixed_offset();
+    for base in [&server.url, &prometheus.url] {
+        eventually(&server, "an evaluation after the write", || {
+            let v = get_json(&format!("{base}/api/v1/rules"));
+            let last = v["data"]["groups"][0]["lastEvaluation"].as_str()?;
+            (chrono::DateTime::parse_from_rfc3339(last).ok()? > written + chrono::TimeDelta::seconds(1)).then_some(())
+        });
+    }
     let ours = eventually(&server, "every rule recorded", || {
         let v = recorded_values(&server.url);
         (names_present(&v) == RECORDED.len()).then_some(v)
@@ -394,7 +401,9 @@ fn restart_keeps_for_progress_and_firing_alerts() {
     // Alertmanager still holds the same alert, with the same start: the
     // restart was shorter than the alert's validity (4 × resend_delay),
     // so the resent alert merges with the one it has.
-    std::thread::sleep(Duration::from_secs(2));
+    let received = "alertmanager_alerts_received_total{status=\"firing\",version=\"v2\"}";
+    let before_resend = am.metric(received);
+    am.eventually("FiresSoon re-sent after the restart", || (am.metric(received) > before_resend).then_some(()));
     let am_after = am.alerts();
     assert_eq!(am_after.len(), 1, "{am_after:#?}");
     assert_eq!(am_after[0]["startsAt"], am_before["startsAt"], "the alert was notified as new after the restart");
