@@ -586,11 +586,16 @@ fn ha_one_replica_is_stored_and_failover_leaves_no_gap_overlap_or_reset() {
         let (url, s) = (format!("{}/api/v1/write", relay.url), stop.clone());
         (stop, std::thread::spawn(move || ha_replica(url, "token-a", replica, INTERVAL, &s)))
     };
+    let elected = |relay: &Proc| relay.status()["ha"]["clusters"][0]["elected_replica"].clone();
     let (stop1, r1) = start(&relays[0], "r1");
-    std::thread::sleep(Duration::from_millis(100));
+    // r2 starts once r1 holds the lease, so the election is not a race.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while elected(&relays[0]) != "r1" {
+        assert!(std::time::Instant::now() < deadline, "r1 never elected: {}", relays[0].status());
+        std::thread::sleep(INTERVAL);
+    }
     let (stop2, r2) = start(&relays[1], "r2");
     std::thread::sleep(Duration::from_secs(3));
-    let elected = |relay: &Proc| relay.status()["ha"]["clusters"][0]["elected_replica"].clone();
     assert_eq!(elected(&relays[0]), "r1");
     assert_eq!(elected(&relays[1]), "r1", "the second relay follows the store's lease");
     // The elected replica stops; r2 takes over.
