@@ -3,6 +3,7 @@
 //!
 //! | module | owns |
 //! |---|---|
+//! | [`audit`] | the hash-chained audit log |
 //! | [`cli`] | command-line flags |
 //! | [`config`] | the YAML config tree and its defaults |
 //! | [`credentials`] | hashed secrets and the cache of verified credentials |
@@ -18,6 +19,7 @@
 //! | [`tsdb_cmd`] | `rampart tsdb` admin commands |
 
 pub mod api;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod credentials;

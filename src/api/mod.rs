@@ -44,6 +44,7 @@ use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use rampart_storage::Db;
 
+use crate::audit::AuditLog;
 use crate::config::QueryConfig;
 use crate::ingest::IngestLimits;
 use crate::rules::Ruler;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub started: SystemTime,
     /// The rule evaluator, once the engine is open.
     pub ruler: OnceLock<Arc<Ruler>>,
+    /// Where reads, admin actions and refusals are recorded.
+    pub audit: AuditLog,
 }
 
 impl AppState {
@@ -80,6 +83,7 @@ impl AppState {
             query_metrics: QueryMetrics::default(),
             started: SystemTime::now(),
             ruler: OnceLock::new(),
+            audit: AuditLog::disabled(),
         }
     }
 
