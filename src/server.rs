@@ -11,6 +11,7 @@ use rampart_storage::Db;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
+use crate::audit::AuditLog;
 use crate::config::relay::RelayConfig;
 use crate::config::Config;
 use crate::promql::Engine;
@@ -21,9 +22,10 @@ use crate::rules::{EvalEnv, Ruler};
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
     tracing::info!(listen = %config.listen, data_dir = %config.data_dir.display(), "rampart starting");
-    let state = Arc::new(AppState::new(config.ingest.clone()).with_query(config.query.clone()));
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let audit = AuditLog::open(&config.audit, &config.data_dir)?;
+    let state = Arc::new(AppState::new(config.ingest.clone()).with_query(config.query.clone()).with_audit(audit));
     let lease = api::ha_tracker::HaLease::open(config.data_dir.join("ha_tracker.json"))
         .context("reading the HA lease state")?;
     let server = tokio::spawn({
@@ -53,6 +55,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down: flushing the head");
     let db = db.clone();
     tokio::task::spawn_blocking(move || db.flush_head(false)).await??;
+    state.audit.sync();
     tracing::info!("rampart stopped");
     Ok(())
 }
@@ -71,7 +74,7 @@ fn start_ruler(config: &Config, db: Arc<Db>, state: &AppState) -> anyhow::Result
         Some(Notifier::start(&config.alerting, external).context("starting the Alertmanager notifier")?)
     };
     let env = EvalEnv::from_config(&config.rules, db, engine, notifier, config.listen);
-    let ruler = Ruler::new(config.rules.clone(), env);
+    let ruler = Ruler::new(config.rules.clone(), env, state.audit.clone());
     // Problems are logged and exposed by the ruler; good files run.
     let _ = ruler.reload();
     let _ = state.ruler.set(ruler.clone());

@@ -28,6 +28,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         if let Some(r) = state.ruler.get() {
             r.render_metrics(&mut out);
         }
+        state.audit.render_metrics(&mut out);
         out
     })
     .await

@@ -93,6 +93,12 @@ impl AppState {
         self
     }
 
+    /// The same state recording into this audit log.
+    pub fn with_audit(mut self, audit: AuditLog) -> Self {
+        self.audit = audit;
+        self
+    }
+
     /// The engine, or `unavailable` (503) while the WAL is replayed.
     pub fn db(&self) -> Result<Arc<Db>, ApiError> {
         self.db.get().cloned().ok_or_else(ApiError::not_ready)

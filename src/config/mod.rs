@@ -3,6 +3,7 @@
 //! Unknown keys are errors, reported with their path.
 
 pub mod alerting;
+pub mod audit;
 pub mod auth;
 pub mod query;
 pub mod relay;
@@ -42,6 +43,8 @@ pub struct Config {
     pub rules: rules::RulesConfig,
     /// Alertmanagers that alerting rules notify.
     pub alerting: alerting::AlertingConfig,
+    /// The audit log.
+    pub audit: audit::AuditConfig,
 }
 
 impl Default for Config {
@@ -56,6 +59,7 @@ impl Default for Config {
             auth: auth::AuthConfig::default(),
             rules: rules::RulesConfig::default(),
             alerting: alerting::AlertingConfig::default(),
+            audit: audit::AuditConfig::default(),
         }
     }
 }

@@ -40,6 +40,7 @@ use parking_lot::Mutex;
 use rampart_storage::Labels;
 use tokio::task::JoinHandle;
 
+use crate::audit::{Action, AuditEvent, AuditLog, Outcome};
 use crate::config::rules::RulesConfig;
 use crate::telemetry::family;
 use crate::telemetry::series::Counter;
@@ -94,6 +95,10 @@ impl Default for RuleMetrics {
     }
 }
 
+/// The principal of rule changes in the audit log: the reload that caused
+/// them is recorded with the principal who asked for it.
+const RULER_PRINCIPAL: &str = "ruler";
+
 /// A per-group gauge: name, help, and how to read it.
 type GroupGauge = (&'static str, &'static str, fn(&Group) -> f64);
 
@@ -116,11 +121,13 @@ pub struct Ruler {
     last_reload_ok: AtomicBool,
     /// A load has happened (later loads do not restore alert state).
     loaded: AtomicBool,
+    /// Where each change of the running groups is recorded.
+    audit: AuditLog,
 }
 
 impl Ruler {
     /// A ruler with no groups running yet; [`Ruler::reload`] starts them.
-    pub fn new(config: RulesConfig, env: EvalEnv) -> Arc<Self> {
+    pub fn new(config: RulesConfig, env: EvalEnv, audit: AuditLog) -> Arc<Self> {
         Arc::new(Self {
             config,
             env: Arc::new(env),
@@ -128,6 +135,7 @@ impl Ruler {
             load_errors: Mutex::new(Vec::new()),
             last_reload_ok: AtomicBool::new(true),
             loaded: AtomicBool::new(false),
+            audit,
         })
     }
 
@@ -155,6 +163,7 @@ impl Ruler {
         let first_load = !self.loaded.swap(true, Ordering::Relaxed);
         let failed_files: Vec<&Path> = errors.iter().map(|e| e.file.as_path()).collect();
         let mut next = BTreeMap::new();
+        let mut changes: Vec<(String, String)> = Vec::new();
         // Groups of files that failed to load keep running as they were.
         let kept: Vec<GroupKey> = groups.keys().filter(|k| failed_files.contains(&k.1.as_path())).cloned().collect();
         for k in kept {
@@ -165,7 +174,7 @@ impl Ruler {
         for (tenant, spec) in specs {
             let key = (tenant.clone(), spec.file.clone(), spec.name.clone());
             let mut group = Group::new(&tenant, spec);
-            match groups.remove(&key) {
+            let change = match groups.remove(&key) {
                 Some(old) if same_group(&old.group.lock().spec, &group.spec) => {
                     next.insert(key, old);
                     continue;
@@ -174,15 +183,21 @@ impl Ruler {
                     old.task.abort();
                     group.take_state(&mut old.group.lock());
                     group.skip_restore();
+                    "changed"
                 }
-                None if !first_load => group.skip_restore(),
-                None => {}
-            }
+                None if !first_load => {
+                    group.skip_restore();
+                    "added"
+                }
+                None => "loaded",
+            };
+            changes.push((tenant.clone(), format!("{change} rule group {:?} of {}", key.2, key.1.display())));
             let group = Arc::new(Mutex::new(group));
             let task = tokio::spawn(run_group(group.clone(), self.env.clone(), first_load));
             next.insert(key, Running { group, task });
         }
-        for (_, removed) in std::mem::take(&mut *groups) {
+        for ((tenant, file, name), removed) in std::mem::take(&mut *groups) {
+            changes.push((tenant, format!("removed rule group {name:?} of {}", file.display())));
             removed.task.abort();
             let env = self.env.clone();
             tokio::task::spawn_blocking(move || {
@@ -195,6 +210,7 @@ impl Ruler {
         for e in &errors {
             tracing::error!(error = %e, "rule file not loaded");
         }
+        self.audit_changes(changes, &errors);
         tracing::info!(groups = groups.len(), failed_files = failed_files.len(), "rules loaded");
         self.last_reload_ok.store(errors.is_empty(), Ordering::Relaxed);
         *self.load_errors.lock() = errors.clone();
@@ -202,6 +218,25 @@ impl Ruler {
             Ok(())
         } else {
             Err(errors)
+        }
+    }
+
+    /// Records what a load changed: each group started, changed or
+    /// stopped, and each file that could not be loaded.
+    fn audit_changes(&self, changes: Vec<(String, String)>, errors: &[RuleFileError]) {
+        let event = |tenant: String, target: String, outcome| AuditEvent {
+            principal: RULER_PRINCIPAL.into(),
+            tenant,
+            action: Action::RuleChange,
+            target,
+            outcome,
+            source: None,
+        };
+        for (tenant, target) in changes {
+            self.audit.record(event(tenant, target, Outcome::Success));
+        }
+        for e in errors {
+            self.audit.record(event(String::new(), format!("rule file not loaded: {e}"), Outcome::Error));
         }
     }
 

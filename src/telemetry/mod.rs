@@ -216,6 +216,12 @@ fn render_engine(out: &mut String, db: &Db) {
     let _ = writeln!(out, "rampart_wal_fsync_duration_seconds_count {cumulative}");
 }
 
+/// Writes a metric family of one unlabelled sample.
+pub(crate) fn scalar(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    family(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
 /// Writes the `# HELP` and `# TYPE` lines of a metric family.
 pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
