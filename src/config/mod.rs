@@ -9,6 +9,7 @@ pub mod relay;
 pub mod rules;
 pub mod size;
 pub mod store;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -42,6 +43,8 @@ pub struct Config {
     pub rules: rules::RulesConfig,
     /// Alertmanagers that alerting rules notify.
     pub alerting: alerting::AlertingConfig,
+    /// HTTPS and client certificates.
+    pub tls: tls::ServerTlsConfig,
 }
 
 impl Default for Config {
@@ -56,6 +59,7 @@ impl Default for Config {
             auth: auth::AuthConfig::default(),
             rules: rules::RulesConfig::default(),
             alerting: alerting::AlertingConfig::default(),
+            tls: tls::ServerTlsConfig::default(),
         }
     }
 }
@@ -144,6 +148,7 @@ impl Config {
         let config = Self::from_yaml(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })?;
         let mut problems = config.rules.problems();
         problems.extend(config.alerting.problems("alerting"));
+        problems.extend(config.tls.problems("tls"));
         if problems.is_empty() {
             Ok(config)
         } else {
@@ -180,6 +185,7 @@ mod tests {
         assert_eq!(sample.listen, defaults.listen);
         assert_eq!(sample.rules, defaults.rules);
         assert_eq!(sample.alerting, defaults.alerting);
+        assert_eq!(sample.tls, defaults.tls);
     }
 
     #[test]
