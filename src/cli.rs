@@ -88,6 +88,13 @@ pub struct AllArgs {
     /// this store's listen address.
     #[arg(long, value_name = "FILE")]
     pub relay_config: Option<PathBuf>,
+    /// DEVELOPMENT ONLY, NOT FOR PRODUCTION: serve the store over HTTPS with
+    /// a self-signed certificate generated at every start and written to
+    /// DATA_DIR/development-tls/cert.pem for clients to trust (its key lies
+    /// next to it). Nobody vouches for it; in production set tls.cert_file
+    /// and tls.key_file.
+    #[arg(long)]
+    pub tls_self_signed_development: bool,
 }
 
 /// `rampart relay`. A flag given on the command line overrides the same

@@ -16,6 +16,7 @@
 //! | [`rules`] | recording and alerting rules, notifications to Alertmanager |
 //! | [`server`] | running a serving mode |
 //! | [`telemetry`] | logs and `/metrics` |
+//! | [`tls`] | HTTPS served and opened: certificates, reload, client certificates |
 //! | [`tsdb_cmd`] | `rampart tsdb` admin commands |
 
 pub mod api;
@@ -33,6 +34,7 @@ pub mod rules;
 pub mod server;
 pub mod telemetry;
 pub mod tenant;
+pub mod tls;
 pub mod tsdb_cmd;
 
 /// Milliseconds since the Unix epoch, now.

@@ -13,7 +13,7 @@ use clap::Parser;
 use rampart::cli::{Cli, Command, RulesCommand, TsdbCommand};
 use rampart::config::relay::RelayConfig;
 use rampart::config::{Config, LogConfig};
-use rampart::{credentials, relay, rules, server, telemetry, tsdb_cmd};
+use rampart::{credentials, relay, rules, server, telemetry, tls, tsdb_cmd};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -29,9 +29,12 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::All(args) => {
-            let config = Config::load(&args.serve)?;
+            let mut config = Config::load(&args.serve)?;
             let relay = args.relay_config.as_deref().map(RelayConfig::from_file).transpose()?;
             telemetry::init_logging(&config.log);
+            if args.tls_self_signed_development {
+                config.tls = tls::development::self_signed(&config.tls, &config.data_dir, config.listen)?;
+            }
             tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(server::run_all(config, relay))
         }
         Command::Store(args) => {

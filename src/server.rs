@@ -3,6 +3,7 @@
 //! runs the periodic head flush and compaction, and shuts down on SIGTERM or
 //! SIGINT after a final flush.
 
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,11 +18,13 @@ use crate::config::Config;
 use crate::promql::Engine;
 use crate::rules::notifier::Notifier;
 use crate::rules::{EvalEnv, Ruler};
+use crate::tls::ServerTls;
 
 /// Serves until a shutdown signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
-    tracing::info!(listen = %config.listen, data_dir = %config.data_dir.display(), "rampart starting");
+    let tls = config.tls.is_enabled().then(|| ServerTls::load(&config.tls)).transpose().context("tls")?;
+    tracing::info!(listen = %config.listen, https = tls.is_some(), data_dir = %config.data_dir.display(), "rampart starting");
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let audit = AuditLog::open(&config.audit, &config.data_dir)?;
@@ -31,7 +34,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let server = tokio::spawn({
         let app = api::router(state.clone()).merge(api::ha_tracker::router(Arc::new(lease)));
         let app = api::auth::require_write_credentials(app, &config.auth);
-        async move { axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await }
+        crate::tls::serve(listener, tls, app, shutdown_signal())
     });
 
     let opts = config.storage_options();
@@ -73,7 +76,8 @@ fn start_ruler(config: &Config, db: Arc<Db>, state: &AppState) -> anyhow::Result
         let external = rampart_storage::Labels::from_pairs(config.rules.external_labels.clone());
         Some(Notifier::start(&config.alerting, external).context("starting the Alertmanager notifier")?)
     };
-    let env = EvalEnv::from_config(&config.rules, db, engine, notifier, config.listen);
+    let scheme = if config.tls.is_enabled() { "https" } else { "http" };
+    let env = EvalEnv::from_config(&config.rules, db, engine, notifier, format!("{scheme}://{}", config.listen));
     let ruler = Ruler::new(config.rules.clone(), env, state.audit.clone());
     // Problems are logged and exposed by the ruler; good files run.
     let _ = ruler.reload();
@@ -93,10 +97,21 @@ fn start_ruler(config: &Config, db: Arc<Db>, state: &AppState) -> anyhow::Result
 const NOTIFY_ON_SHUTDOWN: Duration = Duration::from_secs(5);
 
 /// `rampart all`: the store, and the relay in front of it when a relay
-/// config is given (forwarding to this store's listen address).
+/// config is given (forwarding to this store's listen address, over HTTPS
+/// when the store serves it; the relay then trusts the certificates of the
+/// store's `tls.cert_file` unless its `store.tls_config.ca_file` says
+/// otherwise).
 pub async fn run_all(config: Config, relay: Option<RelayConfig>) -> anyhow::Result<()> {
     let Some(mut relay) = relay else { return run(config).await };
-    relay.store.url = format!("http://{}/api/v1/write", config.listen);
+    let scheme = if config.tls.is_enabled() { "https" } else { "http" };
+    let mut store = config.listen;
+    if store.ip().is_unspecified() {
+        store.set_ip(if store.is_ipv4() { Ipv4Addr::LOCALHOST.into() } else { Ipv6Addr::LOCALHOST.into() });
+    }
+    relay.store.url = format!("{scheme}://{store}/api/v1/write");
+    if relay.store.tls_config.ca_file.is_none() {
+        relay.store.tls_config.ca_file.clone_from(&config.tls.cert_file);
+    }
     crate::relay::check_exposure(&relay, false)?;
     let relay = tokio::spawn(crate::relay::run(relay, shutdown_signal()));
     let store = run(config).await;

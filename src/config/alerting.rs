@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
+use super::tls::TlsClientConfig;
 use crate::duration::deserialize_duration;
 
 /// Root of the `alerting:` section.
@@ -182,24 +183,6 @@ impl fmt::Debug for Authorization {
     }
 }
 
-/// `tls_config:` of `https` targets.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TlsClientConfig {
-    /// PEM CA certificates that sign the Alertmanagers' certificates; the
-    /// system's roots when absent.
-    pub ca_file: Option<PathBuf>,
-    /// PEM client certificate chain (mTLS), with `key_file`.
-    pub cert_file: Option<PathBuf>,
-    /// PEM private key of `cert_file`.
-    pub key_file: Option<PathBuf>,
-    /// Name the Alertmanagers' certificates are verified against instead of
-    /// the target's host.
-    pub server_name: Option<String>,
-    /// Accept any server certificate (still encrypted, not authenticated).
-    pub insecure_skip_verify: bool,
-}
-
 impl AlertingConfig {
     /// Every problem serde cannot see, each named by its key path under
     /// `path` (e.g. `alerting`).
@@ -295,24 +278,12 @@ impl AlertmanagerConfig {
             }
             check_file(&format!("{p}.credentials_file"), a.credentials_file.as_deref(), out);
         }
-        let tls = &self.tls_config;
-        let p = format!("{path}.tls_config");
-        if tls.cert_file.is_some() != tls.key_file.is_some() {
-            out.push(format!("{p}: cert_file and key_file go together"));
-        }
-        check_file(&format!("{p}.ca_file"), tls.ca_file.as_deref(), out);
-        check_file(&format!("{p}.cert_file"), tls.cert_file.as_deref(), out);
-        check_file(&format!("{p}.key_file"), tls.key_file.as_deref(), out);
-        if let Some(name) = &tls.server_name {
-            if rustls::pki_types::ServerName::try_from(name.as_str()).is_err() {
-                out.push(format!("{p}.server_name: {name:?} is not a DNS name or IP address"));
-            }
-        }
+        self.tls_config.problems(&format!("{path}.tls_config"), out);
     }
 }
 
 /// Pushes a problem when `file` is set but cannot be read.
-fn check_file(path: &str, file: Option<&Path>, out: &mut Vec<String>) {
+pub(super) fn check_file(path: &str, file: Option<&Path>, out: &mut Vec<String>) {
     if let Some(f) = file {
         if let Err(e) = std::fs::File::open(f) {
             out.push(format!("{path}: {}: {e}", f.display()));

@@ -10,6 +10,7 @@ pub mod relay;
 pub mod rules;
 pub mod size;
 pub mod store;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -45,6 +46,8 @@ pub struct Config {
     pub alerting: alerting::AlertingConfig,
     /// The audit log.
     pub audit: audit::AuditConfig,
+    /// HTTPS and client certificates.
+    pub tls: tls::ServerTlsConfig,
 }
 
 impl Default for Config {
@@ -60,6 +63,7 @@ impl Default for Config {
             rules: rules::RulesConfig::default(),
             alerting: alerting::AlertingConfig::default(),
             audit: audit::AuditConfig::default(),
+            tls: tls::ServerTlsConfig::default(),
         }
     }
 }
@@ -148,6 +152,7 @@ impl Config {
         let config = Self::from_yaml(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })?;
         let mut problems = config.rules.problems();
         problems.extend(config.alerting.problems("alerting"));
+        problems.extend(config.tls.problems("tls"));
         if problems.is_empty() {
             Ok(config)
         } else {
@@ -184,6 +189,7 @@ mod tests {
         assert_eq!(sample.listen, defaults.listen);
         assert_eq!(sample.rules, defaults.rules);
         assert_eq!(sample.alerting, defaults.alerting);
+        assert_eq!(sample.tls, defaults.tls);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::size::deserialize_size;
 use super::store::FsyncMode;
+use super::tls::{ServerTlsConfig, TlsClientConfig};
 use super::{ConfigError, LogConfig};
 use crate::credentials::SecretHash;
 use crate::duration::{deserialize_duration, format_duration};
@@ -32,7 +33,7 @@ pub struct RelayConfig {
     /// Directory of the durable queue and the HA election state.
     pub data_dir: PathBuf,
     /// HTTPS and client certificates.
-    pub tls: TlsConfig,
+    pub tls: ServerTlsConfig,
     /// Tenants and the credentials that write to each; empty means no
     /// authentication, every write going to tenant `default`.
     pub tenants: Vec<TenantConfig>,
@@ -57,7 +58,7 @@ impl Default for RelayConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 9091)),
             data_dir: PathBuf::from("./relay-data"),
-            tls: TlsConfig::default(),
+            tls: ServerTlsConfig::default(),
             tenants: Vec::new(),
             store: UpstreamConfig::default(),
             queue: QueueConfig::default(),
@@ -86,20 +87,6 @@ pub struct TenantConfig {
     pub client_certificate_names: Vec<String>,
 }
 
-/// `tls:`: serve HTTPS, optionally with client certificates (mTLS).
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TlsConfig {
-    /// PEM certificate chain of the relay; HTTPS when set (with `key_file`).
-    pub cert_file: Option<PathBuf>,
-    /// PEM private key of the relay.
-    pub key_file: Option<PathBuf>,
-    /// PEM CA certificates that sign client certificates; when set, clients
-    /// may authenticate with a certificate (see
-    /// `tenants[].client_certificate_names`).
-    pub client_ca_file: Option<PathBuf>,
-}
-
 /// One basic-auth user.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -124,6 +111,9 @@ pub struct UpstreamConfig {
     /// Time limit of one forwarding request.
     #[serde(deserialize_with = "deserialize_duration")]
     pub timeout: Duration,
+    /// TLS settings of an `https` URL: the CA of the store's certificate
+    /// and the relay's client certificate (Prometheus's `tls_config`).
+    pub tls_config: TlsClientConfig,
 }
 
 impl Default for UpstreamConfig {
@@ -133,6 +123,7 @@ impl Default for UpstreamConfig {
             bearer_token_file: None,
             tenant_header: crate::tenant::TENANT_HEADER.into(),
             timeout: Duration::from_secs(30),
+            tls_config: TlsClientConfig::default(),
         }
     }
 }
@@ -401,14 +392,8 @@ impl RelayConfig {
                 }
             }
         }
-        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
-            problems.push("tls: cert_file and key_file go together".into());
-        }
-        if self.tls.client_ca_file.is_some() && self.tls.cert_file.is_none() {
-            problems.push(
-                "tls.client_ca_file: needs tls.cert_file and tls.key_file (client certificates need HTTPS)".into(),
-            );
-        }
+        problems.extend(self.tls.problems("tls"));
+        self.store.tls_config.problems("store.tls_config", &mut problems);
         if self.forward.shards == 0 {
             problems.push("forward.shards: must be > 0".into());
         }

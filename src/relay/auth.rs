@@ -2,7 +2,7 @@
 //! it.
 //!
 //! A request authenticates with a verified client certificate (mTLS, see
-//! [`super::tls`]), `Authorization: Bearer <token>` or HTTP basic auth; the
+//! [`crate::tls`]), `Authorization: Bearer <token>` or HTTP basic auth; the
 //! credential alone decides the tenant. A tenant header a
 //! client sends (`X-Scope-OrgID`, or Thanos receive's `THANOS-TENANT`) is an
 //! assertion: it must name the credential's tenant, else 403. With no
@@ -18,10 +18,10 @@ use axum::http::HeaderMap;
 use base64::Engine as _;
 
 use super::error::RelayError;
-use super::tls::ClientCertificate;
 use crate::config::relay::TenantConfig;
 use crate::credentials::{SecretHash, VerifiedCache};
 use crate::tenant::{self, TenantId};
+use crate::tls::ClientCertificate;
 
 /// Thanos receive's tenant header.
 pub const THANOS_TENANT_HEADER: &str = "THANOS-TENANT";

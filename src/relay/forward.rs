@@ -22,12 +22,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use parking_lot::Mutex;
 use rand::Rng;
 use tokio::sync::mpsc;
 
 use super::metrics::RelayMetrics;
 use super::queue::{Position, Queue, Reader, Record};
+use crate::config::relay::UpstreamConfig;
+use crate::tls::client::client_config;
 
 /// Records the dispatcher reads at a time.
 const READ_BATCH: usize = 256;
@@ -49,8 +52,6 @@ pub struct ForwardSettings {
     pub bearer_token: Option<String>,
     /// Header carrying the tenant.
     pub tenant_header: String,
-    /// Time limit per request.
-    pub timeout: Duration,
     /// Senders.
     pub shards: usize,
     /// Most samples per request.
@@ -117,15 +118,26 @@ struct Item {
     record: Record,
 }
 
-/// Starts the dispatcher thread and the senders; returns the tracker.
+/// The HTTP client of the store (forwarding and the HA lease): `timeout`
+/// per request, and for an `https` URL the TLS of `tls_config`.
+pub fn store_client(store: &UpstreamConfig) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder().timeout(store.timeout);
+    if reqwest::Url::parse(&store.url).is_ok_and(|u| u.scheme() == "https") {
+        builder = builder.use_preconfigured_tls(client_config(&store.tls_config).context("store.tls_config")?);
+    }
+    builder.build().context("building the store's HTTP client")
+}
+
+/// Starts the dispatcher thread and the senders, which send with `client`
+/// (see [`store_client`]); returns the tracker.
 pub fn start(
     queue: Arc<Queue>,
     from: Position,
+    client: reqwest::Client,
     settings: ForwardSettings,
     metrics: Arc<RelayMetrics>,
 ) -> std::io::Result<Arc<Mutex<Tracker>>> {
     let tracker = Arc::new(Mutex::new(Tracker::new(from)));
-    let client = reqwest::Client::builder().timeout(settings.timeout).build().map_err(std::io::Error::other)?;
     let settings = Arc::new(settings);
     let mut senders = Vec::with_capacity(settings.shards);
     for shard in 0..settings.shards {
@@ -305,7 +317,10 @@ impl Sender {
                 }
                 Err(e) => {
                     if attempt == 0 {
-                        tracing::warn!(tenant, error = %e, "relay: the store is unreachable; retrying");
+                        // As an error value, so that the log shows its causes
+                        // (connection refused, the TLS alert).
+                        let error: &(dyn std::error::Error + 'static) = &e;
+                        tracing::warn!(tenant, error, "relay: the store is unreachable; retrying");
                     }
                     "network".to_owned()
                 }

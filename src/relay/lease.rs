@@ -37,9 +37,6 @@ pub enum LeaseError {
         #[source]
         source: <reqwest::Url as std::str::FromStr>::Err,
     },
-    /// The HTTP client cannot be built.
-    #[error("building the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
 }
 
 /// Client of the store's lease.
@@ -53,20 +50,20 @@ pub struct StoreLease {
 }
 
 impl StoreLease {
-    /// A lease client for the store whose write URL is `write_url`; calls
-    /// run on `runtime` (the caller blocks on them).
+    /// A lease client for the store whose write URL is `write_url`, asking
+    /// with `client` (the forwarder's, `super::forward::store_client`);
+    /// calls run on `runtime` (the caller blocks on them).
     pub fn new(
+        client: reqwest::Client,
         write_url: &str,
         bearer_token: Option<String>,
         tenant_header: String,
-        timeout: Duration,
         failover_timeout: Duration,
         runtime: tokio::runtime::Handle,
     ) -> Result<Self, LeaseError> {
         let mut url =
             reqwest::Url::parse(write_url).map_err(|source| LeaseError::Url { url: write_url.to_owned(), source })?;
         url.set_path(ELECT_PATH);
-        let client = reqwest::Client::builder().timeout(timeout).build()?;
         Ok(Self { client, url, bearer_token, tenant_header, failover_timeout, runtime })
     }
 }

@@ -7,8 +7,8 @@
 //! [`relabel`] (per tenant) → [`limits`] (rate, active series) → [`queue`]
 //! (durable, fsynced) → 2xx; then [`forward`] sends the queue to the store
 //! with retries. [`overrides`] holds each tenant's settings, [`metrics`] and
-//! [`status`] make it observable, [`lease`] is the store-held HA election,
-//! [`tls`] serves HTTPS with optional client certificates.
+//! [`status`] make it observable, [`lease`] is the store-held HA election;
+//! `crate::tls` serves HTTPS with optional client certificates.
 //!
 //! Invariant: a sample is acknowledged only once it is in the queue on
 //! disk, and leaves the queue only once the store acknowledged it (or
@@ -27,7 +27,6 @@ mod receive;
 pub mod relabel;
 pub mod series;
 mod status;
-pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -42,6 +41,7 @@ use tokio::net::TcpListener;
 
 use crate::config::relay::RelayConfig;
 use crate::config::store::FsyncMode;
+use crate::tls::ServerTls;
 use auth::Authenticator;
 use forward::{ForwardSettings, Tracker};
 use ha::HaTracker;
@@ -100,6 +100,7 @@ pub fn check_exposure(config: &RelayConfig, insecure_no_auth: bool) -> anyhow::R
 /// Runs the relay until `shutdown` completes.
 pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
+    let tls = config.tls.is_enabled().then(|| ServerTls::load(&config.tls)).transpose().context("tls")?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the relay data directory {}", config.data_dir.display()))?;
     let bearer_token = match &config.store.bearer_token_file {
@@ -126,23 +127,24 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()> + Send 
         .context("opening the relay queue")?;
     let queue = Arc::new(queue);
     let metrics = Arc::new(RelayMetrics::default());
+    let store_client = forward::store_client(&config.store)?;
     let settings = ForwardSettings {
         url: config.store.url.clone(),
         bearer_token: bearer_token.clone(),
         tenant_header: config.store.tenant_header.clone(),
-        timeout: config.store.timeout,
         shards: config.forward.shards,
         max_samples_per_send: config.forward.max_samples_per_send,
         min_backoff: config.forward.min_backoff,
         max_backoff: config.forward.max_backoff,
     };
-    let tracker = forward::start(queue.clone(), cursor, settings, metrics.clone()).context("starting forwarding")?;
+    let tracker = forward::start(queue.clone(), cursor, store_client.clone(), settings, metrics.clone())
+        .context("starting forwarding")?;
     let lease: Option<Box<dyn ha::Lease>> = if config.ha.store_lease {
         Some(Box::new(lease::StoreLease::new(
+            store_client,
             &config.store.url,
             bearer_token,
             config.store.tenant_header.clone(),
-            config.store.timeout,
             config.ha.failover_timeout,
             tokio::runtime::Handle::current(),
         )?))
@@ -175,16 +177,7 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()> + Send 
         tokio::spawn(save_ha_periodically(relay.clone())),
         tokio::spawn(reload_overrides(relay.clone(), config.overrides.reload_period)),
     ];
-    match (&config.tls.cert_file, &config.tls.key_file) {
-        (Some(cert), Some(key)) => {
-            let acceptor = tls::acceptor(cert, key, &config.tls).context("setting up TLS")?;
-            tls::serve(listener, acceptor, router(relay.clone()), shutdown).await;
-        }
-        _ => axum::serve(listener, router(relay.clone()))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP")?,
-    }
+    crate::tls::serve(listener, tls, router(relay.clone()), shutdown).await.context("serving HTTP")?;
     for task in background {
         task.abort();
     }

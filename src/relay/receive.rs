@@ -30,12 +30,12 @@ use super::limits::SeriesRefused;
 use super::overrides::TenantSettings;
 use super::queue::Record;
 use super::series::{accepted_series, AcceptedSeries};
-use super::tls::ClientCertificate;
 use super::Relay;
 use crate::error_class::ErrorClass;
 use crate::ingest::{self, IngestError, Rejections, ValidatedWrite, WriteView};
 use crate::proto::prometheus as pb;
 use crate::tenant::TenantId;
+use crate::tls::ClientCertificate;
 
 /// Hash of a series' labels that picks its forwarding shard; fixed seeds,
 /// so a series keeps its shard across restarts (and its samples their order).

@@ -386,10 +386,9 @@ impl EvalEnv {
         db: Arc<rampart_storage::Db>,
         engine: crate::promql::eval::Engine,
         notifier: Option<Arc<notifier::Notifier>>,
-        listen: std::net::SocketAddr,
+        own_url: String,
     ) -> Self {
-        let external_url =
-            if config.external_url.is_empty() { format!("http://{listen}") } else { config.external_url.clone() };
+        let external_url = if config.external_url.is_empty() { own_url } else { config.external_url.clone() };
         Self {
             db,
             engine,

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,6 +35,21 @@ impl Server {
     /// Starts `rampart all` on `data_dir` with `config` (YAML) and waits for
     /// `/-/ready`.
     pub fn start(data_dir: &Path, config: &str) -> Server {
+        let client = reqwest::blocking::Client::new();
+        Self::start_with(data_dir, config, &[], "http", |url| {
+            client.get(format!("{url}/-/ready")).send().is_ok_and(|r| r.status() == 200)
+        })
+    }
+
+    /// Starts `rampart all` on `data_dir` with `config` (YAML) and
+    /// `extra_args`, its URL of `scheme`, and waits until `ready(url)`.
+    pub fn start_with(
+        data_dir: &Path,
+        config: &str,
+        extra_args: &[&str],
+        scheme: &str,
+        ready: impl Fn(&str) -> bool,
+    ) -> Server {
         let port = TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
         let config_path = data_dir.with_extension("yaml");
         std::fs::write(&config_path, config).expect("write config");
@@ -44,6 +59,7 @@ impl Server {
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(extra_args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -59,23 +75,16 @@ impl Server {
                 l.push('\n');
             }
         });
-        let server = Server { child, url: format!("http://127.0.0.1:{port}"), log };
-        server.wait_ready();
-        server
-    }
-
-    fn wait_ready(&self) {
-        let client = reqwest::blocking::Client::new();
+        let mut server = Server { child, url: format!("{scheme}://127.0.0.1:{port}"), log };
         let deadline = Instant::now() + READY_DEADLINE;
-        loop {
-            if let Ok(r) = client.get(format!("{}/-/ready", self.url)).send() {
-                if r.status() == 200 {
-                    return;
-                }
+        while !ready(&server.url) {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("rampart exited with {status}; log:\n{}", server.log.lock().expect("log"));
             }
-            assert!(Instant::now() < deadline, "rampart not ready in time; log:\n{}", self.log.lock().expect("log"));
+            assert!(Instant::now() < deadline, "rampart not ready in time; log:\n{}", server.log.lock().expect("log"));
             std::thread::sleep(Duration::from_millis(20));
         }
+        server
     }
 
     /// SIGKILL: the process gets no chance to flush anything.
@@ -94,21 +103,45 @@ impl Server {
 
     /// POSTs a raw body to `path` with remote-write headers.
     pub fn post(&self, path: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> (u16, String) {
-        let mut req = reqwest::blocking::Client::new()
-            .post(format!("{}{path}", self.url))
-            .header("Content-Encoding", "snappy")
-            .header("Content-Type", "application/x-protobuf")
-            .header("X-Prometheus-Remote-Write-Version", "0.1.0");
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        match req.body(body).send() {
-            Ok(r) => {
-                let status = r.status().as_u16();
-                (status, r.text().unwrap_or_default())
+        remote_write(&reqwest::blocking::Client::new(), &format!("{}{path}", self.url), body, headers)
+    }
+
+    /// Polls `f` every 100 ms until it gives a value; panics with `what` and
+    /// the log after [`READY_DEADLINE`].
+    pub fn eventually<T>(&self, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + READY_DEADLINE;
+        loop {
+            if let Some(v) = f() {
+                return v;
             }
-            Err(e) => (0, e.to_string()),
+            assert!(Instant::now() < deadline, "{what}: not in time; log:\n{}", self.log.lock().expect("log"));
+            std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+/// POSTs a raw body to `url` with remote-write headers and `headers`;
+/// status 0 and the error when there was no answer.
+pub fn remote_write(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    body: Vec<u8>,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    let mut req = client
+        .post(url)
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .header("X-Prometheus-Remote-Write-Version", "0.1.0");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    match req.body(body).send() {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            (status, r.text().unwrap_or_default())
+        }
+        Err(e) => (0, e.to_string()),
     }
 }
 
@@ -233,5 +266,46 @@ impl Drop for Prometheus {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A test certificate authority that writes the PEM files of what it signs
+/// into a directory.
+pub struct TestCa {
+    dir: PathBuf,
+    cert: rcgen::Certificate,
+    key: rcgen::KeyPair,
+    /// The CA certificate, for clients and servers to trust.
+    pub cert_file: PathBuf,
+}
+
+impl TestCa {
+    /// A new CA named `name`, writing into `dir` (created).
+    pub fn new(dir: &Path, name: &str) -> TestCa {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        std::fs::create_dir_all(dir).expect("pki dir");
+        let key = KeyPair::generate().expect("key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        let cert = params.self_signed(&key).expect("ca");
+        let cert_file = dir.join(format!("{name}.pem"));
+        std::fs::write(&cert_file, cert.pem()).expect("write ca");
+        TestCa { dir: dir.to_owned(), cert, key, cert_file }
+    }
+
+    /// A certificate with subject CN `common_name` and subject alternative
+    /// names `names` (DNS names or IP addresses), signed by this CA;
+    /// returns its `<file>.pem` and `<file>.key`.
+    pub fn issue(&self, file: &str, common_name: &str, names: &[&str]) -> (PathBuf, PathBuf) {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).expect("params");
+        params.distinguished_name.push(rcgen::DnType::CommonName, common_name);
+        let cert = params.signed_by(&key, &self.cert, &self.key).expect("sign");
+        let (cert_file, key_file) = (self.dir.join(format!("{file}.pem")), self.dir.join(format!("{file}.key")));
+        std::fs::write(&cert_file, cert.pem()).expect("write cert");
+        std::fs::write(&key_file, key.serialize_pem()).expect("write key");
+        (cert_file, key_file)
     }
 }

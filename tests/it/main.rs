@@ -12,3 +12,4 @@ mod query_api;
 mod relay;
 mod rules;
 mod rules_unittest;
+mod tls;

@@ -27,9 +27,9 @@ const DEADLINE: Duration = Duration::from_secs(30);
 /// `crypt.crypt("notifier-test-password", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))`.
 const AM_PASSWORD_BCRYPT: &str = "$2b$04$vzd0ntbqNyB2ewQQe/eYs.qrWZTKuIwYNCYgJE6Mlii/kyAdd320O";
 /// The basic-auth password the test Alertmanager wants.
-const AM_PASSWORD: &str = "notifier-test-password";
+pub(crate) const AM_PASSWORD: &str = "notifier-test-password";
 /// The DNS name in the test Alertmanager's certificate.
-const AM_TLS_NAME: &str = "alertmanager.test";
+pub(crate) const AM_TLS_NAME: &str = "alertmanager.test";
 
 /// A running Alertmanager with a null receiver.
 pub(crate) struct Alertmanager {
@@ -52,7 +52,7 @@ impl Alertmanager {
     /// HTTPS with client certificates signed by `pki`'s CA and basic auth
     /// (user `rampart`), as `--web.config.file` sets it up; the certificate
     /// names only [`AM_TLS_NAME`].
-    fn start_tls(pki: &Pki) -> Self {
+    pub(crate) fn start_tls(pki: &Pki) -> Self {
         let web = format!(
             "tls_server_config:\n  cert_file: {}\n  key_file: {}\n  client_auth_type: RequireAndVerifyClientCert\n  \
              client_ca_file: {}\nbasic_auth_users:\n  rampart: '{AM_PASSWORD_BCRYPT}'\n",
@@ -120,7 +120,7 @@ impl Alertmanager {
     }
 
     /// The `alertname`s Alertmanager lists.
-    fn alert_names(&self) -> BTreeSet<String> {
+    pub(crate) fn alert_names(&self) -> BTreeSet<String> {
         self.alerts().iter().map(|a| a["labels"]["alertname"].as_str().expect("alertname").to_owned()).collect()
     }
 
@@ -291,17 +291,17 @@ fn resolved_alert_is_resolved_in_alertmanager() {
 }
 
 /// Test PKI files.
-struct Pki {
-    ca: PathBuf,
+pub(crate) struct Pki {
+    pub(crate) ca: PathBuf,
     server_cert: PathBuf,
     server_key: PathBuf,
-    client_cert: PathBuf,
-    client_key: PathBuf,
+    pub(crate) client_cert: PathBuf,
+    pub(crate) client_key: PathBuf,
 }
 
 /// A CA, a server certificate for [`AM_TLS_NAME`] only and a client
 /// certificate, all in `dir`.
-fn test_pki(dir: &Path) -> Pki {
+pub(crate) fn test_pki(dir: &Path) -> Pki {
     use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
     let write = |name: &str, text: String| {
         let path = dir.join(name);

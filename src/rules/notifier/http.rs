@@ -2,28 +2,18 @@
 //! entry (TLS with optional client certificate, credentials, timeout) and
 //! one `POST /api/v2/alerts` with its outcome.
 //!
-//! Every target of an entry shares that entry's client. TLS is rustls with
-//! the ring provider: the roots are `tls_config.ca_file` or the system's;
-//! `server_name` changes the name the certificate is verified against (the
-//! SNI sent stays the target's host); `insecure_skip_verify` accepts any
-//! certificate but still checks handshake signatures. Secret files are read
-//! at start (to fail early) and again for every request, so they can be
-//! rotated without a restart.
+//! Every target of an entry shares that entry's client; its TLS is
+//! `crate::tls::client`'s. Secret files are read at start (to fail early)
+//! and again for every request, so they can be rotated without a restart.
 
-use std::io::BufReader;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _};
 use bytes::Bytes;
 use reqwest::StatusCode;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::config::alerting::{AlertmanagerConfig, Scheme, TlsClientConfig};
+use crate::config::alerting::{AlertmanagerConfig, Scheme};
 
 /// Longest excerpt of an error response body kept for the log.
 const BODY_EXCERPT_CHARS: usize = 256;
@@ -121,7 +111,8 @@ impl Endpoint {
             .timeout(config.timeout)
             .user_agent(concat!("Rampart/", env!("CARGO_PKG_VERSION")));
         if config.scheme == Scheme::Https {
-            let tls = client_tls(&config.tls_config).with_context(|| format!("{path}.tls_config"))?;
+            let tls =
+                crate::tls::client::client_config(&config.tls_config).with_context(|| format!("{path}.tls_config"))?;
             builder = builder.use_preconfigured_tls(tls);
         }
         let client = builder.build().with_context(|| format!("{path}: building the HTTP client"))?;
@@ -184,142 +175,4 @@ fn auth(config: &AlertmanagerConfig, path: &str) -> anyhow::Result<Auth> {
         });
     }
     Ok(Auth::None)
-}
-
-/// The rustls client configuration of `tls`.
-fn client_tls(tls: &TlsClientConfig) -> anyhow::Result<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
-    match &tls.ca_file {
-        Some(ca) => {
-            for cert in read_certs(ca).context("ca_file")? {
-                roots.add(cert).with_context(|| format!("ca_file: {}", ca.display()))?;
-            }
-        }
-        None if !tls.insecure_skip_verify => {
-            let native = rustls_native_certs::load_native_certs();
-            for e in &native.errors {
-                tracing::warn!(error = %e, "loading the system's CA certificates");
-            }
-            let (added, _ignored) = roots.add_parsable_certificates(native.certs);
-            if added == 0 {
-                tracing::warn!("no system CA certificates found: set tls_config.ca_file");
-            }
-        }
-        None => {}
-    }
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .context("protocol versions")?;
-    let builder = if tls.insecure_skip_verify || tls.server_name.is_some() {
-        let verifier = Verifier::new(tls, roots, &provider)?;
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(verifier))
-    } else {
-        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
-            .build()
-            .context("no usable CA certificate: set ca_file")?;
-        builder.with_webpki_verifier(webpki)
-    };
-    let mut config = match (&tls.cert_file, &tls.key_file) {
-        (Some(cert), Some(key)) => {
-            let chain = read_certs(cert).context("cert_file")?;
-            let read = || std::fs::File::open(key).map(BufReader::new);
-            let key_der =
-                rustls_pemfile::private_key(&mut read().with_context(|| format!("key_file: {}", key.display()))?)
-                    .with_context(|| format!("key_file: {}", key.display()))?
-                    .ok_or_else(|| anyhow!("key_file: {}: no private key found (expected PEM)", key.display()))?;
-            builder.with_client_auth_cert(chain, key_der).context("cert_file and key_file")?
-        }
-        _ => builder.with_no_client_auth(),
-    };
-    // HTTP/1.1 only, as reqwest is built here.
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
-}
-
-/// The PEM certificates of a file (at least one).
-fn read_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
-    let file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
-    let certs = rustls_pemfile::certs(&mut BufReader::new(file))
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| path.display().to_string())?;
-    if certs.is_empty() {
-        return Err(anyhow!("{}: no certificate found (expected PEM)", path.display()));
-    }
-    Ok(certs)
-}
-
-/// Server certificate checks for `server_name` and `insecure_skip_verify`:
-/// the standard WebPKI checks against another name, or none at all;
-/// handshake signatures are verified either way.
-#[derive(Debug)]
-struct Verifier {
-    /// `None` with `insecure_skip_verify`.
-    webpki: Option<Arc<WebPkiServerVerifier>>,
-    /// The name certificates are verified against instead of the target's.
-    server_name: Option<ServerName<'static>>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl Verifier {
-    fn new(tls: &TlsClientConfig, roots: RootCertStore, provider: &Arc<CryptoProvider>) -> anyhow::Result<Self> {
-        let webpki = if tls.insecure_skip_verify {
-            None
-        } else {
-            Some(
-                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                    .build()
-                    .context("no usable CA certificate: set ca_file")?,
-            )
-        };
-        let server_name = match &tls.server_name {
-            Some(n) => Some(ServerName::try_from(n.clone()).with_context(|| format!("server_name: {n:?}"))?),
-            None => None,
-        };
-        Ok(Self { webpki, server_name, algorithms: provider.signature_verification_algorithms })
-    }
-}
-
-impl ServerCertVerifier for Verifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match &self.webpki {
-            Some(w) => w.verify_server_cert(
-                end_entity,
-                intermediates,
-                self.server_name.as_ref().unwrap_or(server_name),
-                ocsp_response,
-                now,
-            ),
-            None => Ok(ServerCertVerified::assertion()),
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
 }

@@ -79,7 +79,7 @@ impl<'a> Harness<'a> {
         let config = RulesConfig { external_labels: test.external_labels.clone(), ..RulesConfig::default() };
         // The listen address only makes a default external URL, which the
         // test's (possibly empty) one replaces.
-        let mut env = EvalEnv::from_config(&config, Arc::new(db), engine, None, ([127, 0, 0, 1], 0).into());
+        let mut env = EvalEnv::from_config(&config, Arc::new(db), engine, None, "http://127.0.0.1:0".into());
         env.external_url = test.external_url.clone();
         let mut groups = Vec::new();
         let mut errors = Vec::new();
