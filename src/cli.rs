@@ -27,6 +27,13 @@ pub enum Command {
     /// Hash a secret (bearer token or password) for the config files: reads
     /// the secret from standard input and prints its Argon2id hash.
     HashSecret(HashSecretArgs),
+    /// Take a consistent backup of a store's data directory. With a store
+    /// running on it, the store takes the backup while it keeps ingesting
+    /// (asked over DATA_DIR/admin.sock); otherwise the data directory is
+    /// opened and backed up offline. Restore: copy the backup directory into
+    /// place as the data directory, or start `rampart store --data-dir
+    /// BACKUP_DIR` on it.
+    Backup(BackupArgs),
     /// Inspect a stopped store's data directory (like `promtool tsdb`).
     #[command(subcommand)]
     Tsdb(TsdbCommand),
@@ -127,6 +134,20 @@ pub struct HashSecretArgs {
     /// (to hand to the client) and its hash (for the config).
     #[arg(long)]
     pub generate: bool,
+}
+
+/// `rampart backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Data directory of the store to back up.
+    #[arg(long, value_name = "DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Directory to write the backup to; it must not exist or be empty, and
+    /// lie outside the data directory. A running store writes it itself, so
+    /// it is a path on the store's machine that the store's user can write.
+    /// The backup is complete once it holds `BACKUP.json`.
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
 }
 
 /// Admin commands on a stopped store's data directory.

@@ -4,6 +4,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`audit`] | the hash-chained audit log |
+//! | [`backup_cmd`] | `rampart backup` and the store's admin socket that takes online backups |
 //! | [`cli`] | command-line flags |
 //! | [`config`] | the YAML config tree and its defaults |
 //! | [`credentials`] | hashed secrets and the cache of verified credentials |
@@ -21,6 +22,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod backup_cmd;
 pub mod cli;
 pub mod config;
 pub mod credentials;

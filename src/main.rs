@@ -13,7 +13,7 @@ use clap::Parser;
 use rampart::cli::{Cli, Command, RulesCommand, TsdbCommand};
 use rampart::config::relay::RelayConfig;
 use rampart::config::{Config, LogConfig};
-use rampart::{credentials, relay, rules, server, telemetry, tls, tsdb_cmd};
+use rampart::{backup_cmd, credentials, relay, rules, server, telemetry, tls, tsdb_cmd};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -54,6 +54,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::HashSecret(args) => {
             let mut out = std::io::stdout().lock();
             Ok(credentials::hash_secret_command(args.generate, std::io::stdin().lock(), &mut out)?)
+        }
+        Command::Backup(args) => {
+            telemetry::init_logging(&LogConfig::default());
+            backup_cmd::run(&args, &mut std::io::stdout().lock())
         }
         Command::Tsdb(cmd) => {
             telemetry::init_logging(&LogConfig { level: "warn".into(), ..LogConfig::default() });

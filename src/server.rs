@@ -1,7 +1,8 @@
 //! Runs the store (and, for `rampart all`, everything else in-process): binds
-//! the listener, serves HTTP at once, opens the engine in the background,
-//! runs the periodic head flush and compaction, and shuts down on SIGTERM or
-//! SIGINT after a final flush.
+//! the listener, serves HTTP at once, opens the engine in the background
+//! (then serves the admin socket of `crate::backup_cmd`), runs the periodic
+//! head flush and compaction, and shuts down on SIGTERM or SIGINT after a
+//! final flush.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -42,6 +43,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let db = Arc::new(db);
     let _ = state.db.set(db.clone());
     let ruler = start_ruler(&config, db.clone(), &state)?;
+    let admin_socket = crate::backup_cmd::AdminSocket::start(&config.data_dir, db.clone())
+        .inspect_err(|e| tracing::warn!(error = %format!("{e:#}"), "online backups unavailable"))
+        .ok();
     tracing::info!("rampart ready");
 
     let flush = spawn_periodic(db.clone(), config.storage.head.flush_interval, |db| db.flush_head(false).map(|_| ()));
@@ -55,6 +59,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     flush.abort();
     compact.abort();
+    drop(admin_socket);
     tracing::info!("shutting down: flushing the head");
     let db = db.clone();
     tokio::task::spawn_blocking(move || db.flush_head(false)).await??;

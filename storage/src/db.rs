@@ -95,7 +95,7 @@ pub struct Db {
     pub(crate) persist: Persist,
     pub(crate) head: Head,
     wal: Option<Wal>,
-    wal_dir: PathBuf,
+    pub(crate) wal_dir: PathBuf,
     /// One flush or compaction at a time.
     pub(crate) flush_lock: Mutex<()>,
     flush_gen: AtomicU64,

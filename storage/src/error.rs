@@ -71,6 +71,14 @@ pub enum Error {
     /// A chunk failed to decode or encode.
     #[error("chunk: {0}")]
     Chunk(#[from] crate::chunkenc::ChunkError),
+    /// A backup destination that cannot be used.
+    #[error("backup destination {path}: {problem}")]
+    BackupDestination {
+        /// The destination as given.
+        path: PathBuf,
+        /// What is wrong with it and what to do.
+        problem: &'static str,
+    },
     /// A write was attempted on an engine opened read-only.
     #[error("storage is open read-only")]
     ReadOnly,

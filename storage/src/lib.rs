@@ -18,9 +18,11 @@
 //! | `compact` | merging, re-encoding, sealing and retention of partitions |
 //! | `querier` | label matchers → postings → samples over head and RocksDB |
 //! | `db` | [`Db`]: opens, replays, appends, flushes; composes the above |
+//! | `backup` | [`Db::backup`]: consistent online copies of the data directory |
 
 #![deny(missing_docs)]
 
+mod backup;
 mod batch;
 mod checkpoint;
 pub mod chunkenc;
@@ -38,6 +40,7 @@ mod querier;
 mod record;
 pub mod wal;
 
+pub use backup::{BackupSummary, BACKUP_FORMAT, BACKUP_MANIFEST};
 pub use batch::{AppendBatch, BatchSeries};
 pub use compact::CompactionSummary;
 pub use db::{AppendResult, Db, FlushSummary, Rejection, RejectionKind};
