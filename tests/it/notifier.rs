@@ -15,7 +15,7 @@ use rampart::rules::notifier::{Alert, Notifier};
 use rampart_storage::Labels;
 use serde_json::Value;
 
-use crate::harness::{now_ms, temp_dir};
+use crate::harness::{now_ms, temp_dir, TestCa};
 
 /// The Alertmanager binary.
 const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
@@ -56,12 +56,12 @@ impl Alertmanager {
         let web = format!(
             "tls_server_config:\n  cert_file: {}\n  key_file: {}\n  client_auth_type: RequireAndVerifyClientCert\n  \
              client_ca_file: {}\nbasic_auth_users:\n  rampart: '{AM_PASSWORD_BCRYPT}'\n",
-            pki.server_cert.display(),
-            pki.server_key.display(),
+            pki.server.0.display(),
+            pki.server.1.display(),
             pki.ca.display(),
         );
         let identity =
-            [std::fs::read(&pki.client_cert).expect("cert"), std::fs::read(&pki.client_key).expect("key")].concat();
+            [std::fs::read(&pki.client.0).expect("cert"), std::fs::read(&pki.client.1).expect("key")].concat();
         let client = |port: u16| {
             reqwest::blocking::Client::builder()
                 .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(&pki.ca).expect("ca")).expect("ca"))
@@ -293,39 +293,18 @@ fn resolved_alert_is_resolved_in_alertmanager() {
 /// Test PKI files.
 pub(crate) struct Pki {
     pub(crate) ca: PathBuf,
-    server_cert: PathBuf,
-    server_key: PathBuf,
-    pub(crate) client_cert: PathBuf,
-    pub(crate) client_key: PathBuf,
+    server: (PathBuf, PathBuf),
+    pub(crate) client: (PathBuf, PathBuf),
 }
 
 /// A CA, a server certificate for [`AM_TLS_NAME`] only and a client
 /// certificate, all in `dir`.
 pub(crate) fn test_pki(dir: &Path) -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
-    let write = |name: &str, text: String| {
-        let path = dir.join(name);
-        std::fs::write(&path, text).expect("write pem");
-        path
-    };
-    let ca_key = KeyPair::generate().expect("key");
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "notifier test ca");
-    let ca = ca.self_signed(&ca_key).expect("ca");
-    let server_key = KeyPair::generate().expect("key");
-    let mut server = CertificateParams::new(vec![AM_TLS_NAME.to_owned()]).expect("params");
-    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let client_key = KeyPair::generate().expect("key");
-    let mut client = CertificateParams::new(Vec::<String>::new()).expect("params");
-    client.distinguished_name.push(DnType::CommonName, "rampart");
-    client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let ca = TestCa::new(dir, "notifier-test-ca");
     Pki {
-        ca: write("ca.pem", ca.pem()),
-        server_cert: write("server.pem", server.signed_by(&server_key, &ca, &ca_key).expect("server").pem()),
-        server_key: write("server.key", server_key.serialize_pem()),
-        client_cert: write("client.pem", client.signed_by(&client_key, &ca, &ca_key).expect("client").pem()),
-        client_key: write("client.key", client_key.serialize_pem()),
+        server: ca.issue("server", "alertmanager", &[AM_TLS_NAME]),
+        client: ca.issue("client", "rampart", &[]),
+        ca: ca.cert_file,
     }
 }
 
@@ -350,7 +329,7 @@ fn mtls_and_basic_auth_deliver_and_missing_client_certificate_is_refused() {
             pki.ca.display(),
         )
     };
-    let with_cert = format!(", cert_file: '{}', key_file: '{}'", pki.client_cert.display(), pki.client_key.display());
+    let with_cert = format!(", cert_file: '{}', key_file: '{}'", pki.client.0.display(), pki.client.1.display());
     let label = am_label("https", &am.target);
     let sent = format!("rampart_notifications_sent_total{{alertmanager=\"{label}\"}}");
     let errors = format!("rampart_notifications_errors_total{{alertmanager=\"{label}\"}}");

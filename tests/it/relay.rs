@@ -764,43 +764,6 @@ fn prometheus_remote_writes_through_the_relay_as_its_tsdb_has_it() {
     );
 }
 
-/// A test PKI: a CA, a server certificate for 127.0.0.1, a client
-/// certificate for `workload-m` signed by the CA, and a rogue client
-/// certificate with the same name that the CA did not sign. Returns the
-/// directory's file paths by name.
-fn test_pki(dir: &Path) -> HashMap<&'static str, PathBuf> {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-    std::fs::create_dir_all(dir).expect("pki dir");
-    let mut files = HashMap::new();
-    let mut write = |name: &'static str, text: String| {
-        let path = dir.join(name);
-        std::fs::write(&path, text).expect("write pem");
-        files.insert(name, path);
-    };
-    let ca_key = KeyPair::generate().expect("key");
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "rampart test ca");
-    let ca = ca.self_signed(&ca_key).expect("ca");
-    write("ca.pem", ca.pem());
-    let server_key = KeyPair::generate().expect("key");
-    let server = CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("params");
-    write("server.pem", server.signed_by(&server_key, &ca, &ca_key).expect("server cert").pem());
-    write("server.key", server_key.serialize_pem());
-    let client = || {
-        let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
-        p.distinguished_name.push(DnType::CommonName, "workload-m");
-        p
-    };
-    let client_key = KeyPair::generate().expect("key");
-    write("client.pem", client().signed_by(&client_key, &ca, &ca_key).expect("client cert").pem());
-    write("client.key", client_key.serialize_pem());
-    let rogue_key = KeyPair::generate().expect("key");
-    write("rogue.pem", client().self_signed(&rogue_key).expect("rogue cert").pem());
-    write("rogue.key", rogue_key.serialize_pem());
-    files
-}
-
 /// POSTs a remote-write body over HTTPS with curl (optionally presenting a
 /// client certificate); returns the status (0 when the handshake failed)
 /// and curl's messages.
@@ -825,16 +788,22 @@ fn curl_write(url: &str, ca: &Path, cert: Option<(&Path, &Path)>, body: &Path) -
 fn mtls_client_certificates_signed_by_the_ca_map_to_their_tenant() {
     let tmp = harness::temp_dir();
     let (store_dir, relay_dir) = (tmp.path().join("store"), tmp.path().join("relay"));
-    let pki = test_pki(&tmp.path().join("pki"));
+    // A CA, the relay's certificate, a client certificate for workload-m
+    // signed by the CA, and one with the same name that the CA did not sign.
+    let pki = tmp.path().join("pki");
+    let test_ca = harness::TestCa::new(&pki, "rampart-test-ca");
+    let (server_cert, server_key) = test_ca.issue("server", "relay", &["127.0.0.1"]);
+    let (client_cert, client_key) = test_ca.issue("client", "workload-m", &[]);
+    let (rogue_cert, rogue_key) = harness::TestCa::new(&pki, "rogue-ca").issue("rogue", "workload-m", &[]);
     let store = Proc::start("store", &store_dir, &store_config(), free_port());
     let extra = format!(
         "tls:\n  cert_file: {}\n  key_file: {}\n  client_ca_file: {}\n\
          tenants:\n- id: team-m\n  client_certificate_names: [workload-m]\n",
-        pki["server.pem"].display(),
-        pki["server.key"].display(),
-        pki["ca.pem"].display()
+        server_cert.display(),
+        server_key.display(),
+        test_ca.cert_file.display()
     );
-    let ca = pki["ca.pem"].clone();
+    let ca = test_ca.cert_file.clone();
     let relay =
         Proc::start_with("relay", &relay_dir, &relay_config(&relay_dir, store.port, &extra), free_port(), |url| {
             let out = Command::new("curl")
@@ -848,12 +817,12 @@ fn mtls_client_certificates_signed_by_the_ca_map_to_their_tenant() {
     let now = harness::now_ms();
     let body = tmp.path().join("body");
     std::fs::write(&body, harness::body(vec![good("via_mtls", now, 1.0)])).expect("body");
-    let client = Some((pki["client.pem"].as_path(), pki["client.key"].as_path()));
+    let client = Some((client_cert.as_path(), client_key.as_path()));
     let (status, messages) = curl_write(&url, &ca, client, &body);
     assert_eq!(status, 204, "a certificate signed by the CA: {messages}");
     let (status, messages) = curl_write(&url, &ca, None, &body);
     assert_eq!(status, 401, "no certificate and no other credential: {messages}");
-    let rogue = Some((pki["rogue.pem"].as_path(), pki["rogue.key"].as_path()));
+    let rogue = Some((rogue_cert.as_path(), rogue_key.as_path()));
     let (status, messages) = curl_write(&url, &ca, rogue, &body);
     assert_eq!(status, 0, "a certificate the CA did not sign fails the handshake: {messages}");
     relay.wait_drained_tls(&ca);

@@ -223,8 +223,8 @@ fn ruler_notifies_alertmanager_over_mtls() {
         am.target,
         password.display(),
         pki.ca.display(),
-        pki.client_cert.display(),
-        pki.client_key.display()
+        pki.client.0.display(),
+        pki.client.1.display()
     );
     let server = Server::start(&tmp.path().join("data"), &config);
     am.eventually("the ruler's alert in Alertmanager", || am.alert_names().contains("AlwaysFiring").then_some(()));
