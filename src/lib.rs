@@ -17,6 +17,7 @@
 //! | [`server`] | running a serving mode |
 //! | [`telemetry`] | logs and `/metrics` |
 //! | [`tsdb_cmd`] | `rampart tsdb` admin commands |
+//! | [`verify_cmd`] | `rampart verify`: tamper evidence of a data directory |
 
 pub mod api;
 pub mod audit;
@@ -34,6 +35,7 @@ pub mod server;
 pub mod telemetry;
 pub mod tenant;
 pub mod tsdb_cmd;
+pub mod verify_cmd;
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {

@@ -71,6 +71,14 @@ pub enum Error {
     /// A chunk failed to decode or encode.
     #[error("chunk: {0}")]
     Chunk(#[from] crate::chunkenc::ChunkError),
+    /// The manifest is broken, truncated or edited, or could not be written.
+    #[error("manifest {path}: {detail}; run `rampart verify --data-dir` on the data directory and restore the manifest from a backup")]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
     /// A write was attempted on an engine opened read-only.
     #[error("storage is open read-only")]
     ReadOnly,
