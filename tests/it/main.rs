@@ -4,6 +4,7 @@
 mod crash;
 mod deploy;
 mod differential;
+mod evidence;
 mod harness;
 mod ingest;
 mod notifier;

@@ -87,3 +87,80 @@ impl Db {
         self.persist.record_manifest_head(head)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::manifest::{Chain, FILE_NAME};
+    use crate::{AppendBatch, Labels, Matcher, Options, Sample};
+
+    const HOUR: i64 = 3_600_000;
+
+    fn open(dir: &std::path::Path) -> Db {
+        let mut o = Options::new(dir);
+        o.partition_duration = Duration::from_millis(HOUR as u64);
+        o.out_of_order_window = Duration::from_millis(60_000);
+        o.retention = Duration::ZERO;
+        Db::open(o).expect("open")
+    }
+
+    /// A sealed partition `[0, 1h)` with one series of 60 samples.
+    fn sealed(dir: &std::path::Path) -> Db {
+        let db = open(dir);
+        let samples: Vec<Sample> = (0..60).map(|m| Sample::new(m * 60_000, 1.0)).collect();
+        let mut b = AppendBatch::new();
+        b.push(Labels::from_pairs([("__name__", "up")]).pairs(), &samples, []);
+        db.append("default", &b, 2 * HOUR).expect("append");
+        db.flush_head(true).expect("flush");
+        assert_eq!(db.compact(2 * HOUR, false).expect("seal").partitions_sealed, 1);
+        db
+    }
+
+    fn samples(db: &Db) -> usize {
+        let q = db.querier("default", 0, HOUR);
+        q.select(&[Matcher::equal("__name__", "up")])
+            .expect("select")
+            .iter()
+            .map(|s| s.samples().expect("samples").len())
+            .sum()
+    }
+
+    #[test]
+    fn an_entry_written_but_not_applied_before_a_crash_is_applied_at_open() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = sealed(dir.path());
+        let change = Change::SeriesDeleted {
+            tenant: "default".into(),
+            matchers: vec![MatcherSpec::from(&Matcher::equal("__name__", "up"))],
+            start: 0,
+            end: 30 * 60_000 - 1,
+            requested_by: "test".into(),
+        };
+        let head = db.manifest().expect("manifest").append(change).expect("append");
+        assert_ne!(db.persist.manifest_head().expect("recorded"), Some(head));
+        drop(db); // the crash: no tombstones written
+        let db = open(dir.path());
+        assert_eq!(db.persist.manifest_head().expect("recorded"), Some(head));
+        assert_eq!(samples(&db), 30);
+        assert!(crate::verify::verify(dir.path(), Some(head)).is_ok());
+    }
+
+    #[test]
+    fn a_rewrite_interrupted_by_a_crash_is_finished_at_open() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = sealed(dir.path());
+        db.persist.begin_rewrite(0, &[1]).expect("begin");
+        drop(db); // the crash: still Rewriting
+        assert!(!crate::verify::verify(dir.path(), None).is_ok(), "an unfinished rewrite is reported");
+        let db = open(dir.path());
+        assert!(matches!(db.persist.partitions()[0].state, PartitionState::Sealed { .. }));
+        let chain = Chain::read(&dir.path().join(FILE_NAME)).expect("manifest");
+        assert!(
+            matches!(chain.entries.last().map(|e| &e.change), Some(Change::PartitionRewritten { causes, .. }) if causes == &[1])
+        );
+        assert_eq!(samples(&db), 60);
+        assert!(crate::verify::verify(dir.path(), db.manifest_head().expect("head")).is_ok());
+    }
+}
