@@ -37,6 +37,10 @@ pub enum Command {
     /// Inspect a stopped store's data directory (like `promtool tsdb`).
     #[command(subcommand)]
     Tsdb(TsdbCommand),
+    /// Verify a stopped store's data directory (or a backup): re-digest every
+    /// sealed partition and check the manifest's hash chain. Prints each
+    /// problem with what and where; exits non-zero on any.
+    Verify(VerifyArgs),
     /// Check and unit-test Prometheus rule files (like `promtool check rules`
     /// and `promtool test rules`).
     #[command(subcommand)]
@@ -157,6 +161,18 @@ pub enum TsdbCommand {
     Stats(TsdbStatsArgs),
     /// Print samples as `{labels} value timestamp_ms`, one per line.
     Dump(TsdbDumpArgs),
+}
+
+/// `rampart verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Data directory of the store.
+    #[arg(long, value_name = "DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// A manifest head pinned earlier (logged as `head=SEQ:SHA256` at every
+    /// manifest append): the manifest must still hold that entry unchanged.
+    #[arg(long, value_name = "SEQ:SHA256")]
+    pub expect_head: Option<rampart_storage::ManifestHead>,
 }
 
 /// `rampart tsdb stats`.

@@ -19,6 +19,7 @@
 //! | [`telemetry`] | logs and `/metrics` |
 //! | [`tls`] | HTTPS served and opened: certificates, reload, client certificates |
 //! | [`tsdb_cmd`] | `rampart tsdb` admin commands |
+//! | [`verify_cmd`] | `rampart verify`: tamper evidence of a data directory |
 
 pub mod api;
 pub mod audit;
@@ -38,6 +39,7 @@ pub mod telemetry;
 pub mod tenant;
 pub mod tls;
 pub mod tsdb_cmd;
+pub mod verify_cmd;
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {

@@ -13,7 +13,7 @@ use clap::Parser;
 use rampart::cli::{Cli, Command, RulesCommand, TsdbCommand};
 use rampart::config::relay::RelayConfig;
 use rampart::config::{Config, LogConfig};
-use rampart::{backup_cmd, credentials, relay, rules, server, telemetry, tls, tsdb_cmd};
+use rampart::{backup_cmd, credentials, relay, rules, server, telemetry, tls, tsdb_cmd, verify_cmd};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -65,6 +65,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             match cmd {
                 TsdbCommand::Stats(args) => tsdb_cmd::stats(&args, &mut out),
                 TsdbCommand::Dump(args) => tsdb_cmd::dump(&args, &mut out),
+            }
+        }
+        Command::Verify(args) => {
+            telemetry::init_logging(&LogConfig { level: "warn".into(), ..LogConfig::default() });
+            if verify_cmd::run(&args, &mut std::io::stdout().lock())? {
+                Ok(())
+            } else {
+                anyhow::bail!("verification of {} found problems", args.data_dir.display())
             }
         }
         Command::Rules(RulesCommand::Check(args)) => {

@@ -138,6 +138,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/push", post(write::remote_write))
         .route("/api/v1/receive", post(write::remote_write))
         .route("/api/v1/admin/flush", post(admin::flush))
+        .route("/api/v1/admin/tsdb/delete_series", post(admin::delete_series).put(admin::delete_series))
         .route("/-/healthy", get(health::healthy))
         .route("/-/ready", get(health::ready))
         .route("/-/reload", post(rules::reload).put(rules::reload))

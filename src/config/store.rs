@@ -1,11 +1,12 @@
 //! `storage:` section: the storage engine's settings as users write them,
 //! converted into `rampart_storage::Options` in one place.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use rampart_storage::{FsyncPolicy, Options};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use super::size::deserialize_size;
 use crate::duration::deserialize_duration;
@@ -18,6 +19,11 @@ pub struct StorageConfig {
     /// samples at any timestamp >= 0.
     #[serde(deserialize_with = "deserialize_duration")]
     pub retention: Duration,
+    /// Retention per tenant, overriding `retention` (`acme: 90d`; `0` keeps
+    /// that tenant's data forever). A tenant's data is removed from each
+    /// partition wholly past its cut-off, and its older samples are refused.
+    #[serde(deserialize_with = "deserialize_tenant_retention")]
+    pub retention_per_tenant: BTreeMap<String, Duration>,
     /// Width of a time partition; retention, compaction and sealing work on
     /// whole partitions.
     #[serde(deserialize_with = "deserialize_duration")]
@@ -88,6 +94,7 @@ impl Default for StorageConfig {
         let o = Options::default();
         Self {
             retention: o.retention,
+            retention_per_tenant: o.retention_per_tenant,
             partition_duration: o.partition_duration,
             out_of_order_window: o.out_of_order_window,
             wal: WalConfig::default(),
@@ -126,6 +133,7 @@ impl StorageConfig {
         Options {
             data_dir: data_dir.to_owned(),
             retention: self.retention,
+            retention_per_tenant: self.retention_per_tenant.clone(),
             partition_duration: self.partition_duration,
             out_of_order_window: self.out_of_order_window,
             wal_segment_size: self.wal.segment_size,
@@ -139,5 +147,31 @@ impl StorageConfig {
             compacted_chunk_samples: self.compaction.chunk_samples,
             read_only: false,
         }
+    }
+}
+
+/// `retention_per_tenant`: tenant name → duration, each in the duration
+/// syntax of `retention`.
+fn deserialize_tenant_retention<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Duration>, D::Error> {
+    #[derive(Deserialize)]
+    struct Retention(#[serde(deserialize_with = "deserialize_duration")] Duration);
+    Ok(BTreeMap::<String, Retention>::deserialize(d)?.into_iter().map(|(tenant, r)| (tenant, r.0)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_tenant_retention_overrides_the_default() {
+        let c: StorageConfig =
+            serde_yaml::from_str("retention: 15d\nretention_per_tenant: {acme: 90d, audit: 0, short: 1h}\n")
+                .expect("valid");
+        let o = c.to_options(Path::new("/data"));
+        assert_eq!(o.tenant_retention_ms("acme"), Some(90 * 86_400_000));
+        assert_eq!(o.tenant_retention_ms("audit"), None, "0 keeps data forever");
+        assert_eq!(o.tenant_retention_ms("short"), Some(3_600_000));
+        assert_eq!(o.tenant_retention_ms("other"), Some(15 * 86_400_000));
+        assert!(serde_yaml::from_str::<StorageConfig>("retention_per_tenant: {acme: soon}").is_err());
     }
 }

@@ -19,6 +19,10 @@
 //! newest checkpoint (skipping its chunks when the marker says RocksDB has
 //! them) and replays the segments from `S` on. A crash at any step leaves
 //! either the old checkpoint with all its segments, or the new one.
+//!
+//! Open also opens the manifest (`crate::manifest`) against the head RocksDB
+//! recorded, refusing a truncated or edited one, and finishes changes a
+//! crash interrupted (`compact::recover`) before replaying the WAL.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -32,10 +36,11 @@ use crate::checkpoint;
 use crate::chunkenc::{self, Encoding};
 use crate::error::{Error, Result};
 use crate::head::{AppendOutcome, AppendRules, Head, MemSeries, SeriesState};
+use crate::manifest::{Manifest, ManifestHead};
 use crate::metrics::EngineMetrics;
 use crate::model::{Metadata, Sample};
 use crate::options::Options;
-use crate::persist::{ChunkWrite, PartitionState, Persist};
+use crate::persist::{ChunkWrite, Persist};
 use crate::record::{self, CheckpointSeries, ChunkRecord, Record, SampleRecord, SeriesRecord};
 use crate::wal::{Wal, WalOptions};
 
@@ -93,6 +98,8 @@ pub struct FlushSummary {
 pub struct Db {
     pub(crate) opts: Options,
     pub(crate) persist: Persist,
+    /// `None` when open read-only.
+    manifest: Option<Manifest>,
     pub(crate) head: Head,
     wal: Option<Wal>,
     pub(crate) wal_dir: PathBuf,
@@ -121,6 +128,12 @@ impl Db {
             std::fs::create_dir_all(&db_dir).map_err(Error::io("create directory", &db_dir))?;
         }
         let persist = Persist::open(&db_dir, opts.partition_ms(), opts.read_only)?;
+        let (manifest, pending) = if opts.read_only {
+            (None, Vec::new())
+        } else {
+            let (m, pending) = Manifest::open(&opts.data_dir, persist.manifest_head()?)?;
+            (Some(m), pending)
+        };
         let head = Head::new(persist.max_series_id()?);
         let wal = if opts.read_only {
             None
@@ -138,6 +151,7 @@ impl Db {
         let db = Self {
             opts,
             persist,
+            manifest,
             head,
             wal,
             wal_dir,
@@ -146,6 +160,9 @@ impl Db {
             sealed_until: AtomicI64::new(i64::MIN),
             metrics,
         };
+        if !db.opts.read_only {
+            db.recover(pending)?;
+        }
         db.refresh_sealed_until();
         db.replay()?;
         tracing::info!(series = db.head.len(), elapsed_ms = started.elapsed().as_millis() as u64, "storage opened");
@@ -172,12 +189,27 @@ impl Db {
         &self.persist
     }
 
+    /// The manifest head: the last entry's `seq` and line SHA-256 (what an
+    /// outside party pins; `None` before the first entry). Read-only, the
+    /// head RocksDB recorded.
+    pub fn manifest_head(&self) -> Result<Option<ManifestHead>> {
+        match &self.manifest {
+            Some(m) => Ok(m.head()),
+            None => self.persist.manifest_head(),
+        }
+    }
+
+    /// The manifest, for changes to record.
+    pub(crate) fn manifest(&self) -> Result<&Manifest> {
+        self.manifest.as_ref().ok_or(Error::ReadOnly)
+    }
+
     pub(crate) fn refresh_sealed_until(&self) {
         let until = self
             .persist
             .partitions()
             .iter()
-            .filter(|p| matches!(p.state, PartitionState::Sealing | PartitionState::Sealed { .. }))
+            .filter(|p| p.state.is_immutable())
             .map(|p| p.end)
             .max()
             .unwrap_or(i64::MIN);
@@ -210,7 +242,7 @@ impl Db {
             }
             None => 0,
         };
-        let rules = self.rules(0, true);
+        let rules = self.rules(None, 0, true);
         let mut replayed = 0u64;
         crate::wal::replay(&self.wal_dir, from, |_, rec| {
             match record::decode(rec) {
@@ -299,11 +331,10 @@ impl Db {
 
     // ---- append ---------------------------------------------------------
 
-    fn rules(&self, now_ms: i64, replay: bool) -> AppendRules {
-        let min_valid_t = match self.opts.retention_ms() {
-            Some(r) => now_ms.saturating_sub(r).max(0),
-            None => 0,
-        };
+    /// Append rules; `tenant`'s retention sets the oldest accepted time
+    /// (replay and flushes pass `None`: they check no bounds).
+    fn rules(&self, tenant: Option<&str>, now_ms: i64, replay: bool) -> AppendRules {
+        let min_valid_t = tenant.and_then(|t| self.opts.tenant_cutoff(t, now_ms)).map_or(0, |c| c.max(0));
         AppendRules {
             chunk_samples: self.opts.head_chunk_samples,
             partition_ms: self.opts.partition_ms(),
@@ -337,7 +368,7 @@ impl Db {
         let tenant_id = self.persist.ensure_tenant(tenant)?;
         let mut result = AppendResult::default();
         let series = self.resolve_series(tenant_id, batch, &mut result)?;
-        let rules = self.rules(now_ms, false);
+        let rules = self.rules(Some(tenant), now_ms, false);
         let sealed_until = self.sealed_until.load(Ordering::Relaxed);
         let mut records = Vec::with_capacity(batch.sample_count());
         for (i, (inp, series)) in batch.iter().zip(&series).enumerate() {
@@ -477,7 +508,7 @@ impl Db {
         let wal = self.wal()?;
         let gen = self.flush_gen.fetch_add(1, Ordering::Relaxed) + 1;
         let segment = wal.rotate()?;
-        let rules = self.rules(0, true);
+        let rules = self.rules(None, 0, true);
         let all = self.head.all();
         let mut chunks = Vec::new();
         let mut entries = Vec::new();

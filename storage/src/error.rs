@@ -79,6 +79,14 @@ pub enum Error {
         /// What is wrong with it and what to do.
         problem: &'static str,
     },
+    /// The manifest is broken, truncated or edited, or could not be written.
+    #[error("manifest {path}: {detail}; run `rampart verify --data-dir` on the data directory and restore the manifest from a backup")]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
     /// A write was attempted on an engine opened read-only.
     #[error("storage is open read-only")]
     ReadOnly,

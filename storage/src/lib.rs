@@ -15,8 +15,12 @@
 //! | `batch` | [`AppendBatch`]: the series of one append, labels in canonical form |
 //! | `head` | in-memory series: open chunks, out-of-order samples, flush snapshots |
 //! | [`persist`] | RocksDB: series index, postings, partitioned chunks, metadata |
-//! | `compact` | merging, re-encoding, sealing and retention of partitions |
-//! | `querier` | label matchers → postings → samples over head and RocksDB |
+//! | `compact` | merging, re-encoding, sealing, retention, deletions and crash recovery of partitions |
+//! | [`manifest`] | the hash-chained record of seals, drops, retention and deletions |
+//! | `tombstone` | deleted ranges of series until compaction removes them |
+//! | `delete` | delete-series requests |
+//! | [`verify`] | checking sealed partitions and the manifest chain of a data directory |
+//! | `querier` | label matchers → postings → samples over head and RocksDB, minus deleted ranges |
 //! | `db` | [`Db`]: opens, replays, appends, flushes; composes the above |
 //! | `backup` | [`Db::backup`]: consistent online copies of the data directory |
 
@@ -28,9 +32,11 @@ mod checkpoint;
 pub mod chunkenc;
 mod compact;
 mod db;
+mod delete;
 mod error;
 mod head;
 pub mod labels;
+pub mod manifest;
 mod matcher;
 pub mod metrics;
 mod model;
@@ -38,14 +44,18 @@ mod options;
 pub mod persist;
 mod querier;
 mod record;
+mod tombstone;
+pub mod verify;
 pub mod wal;
 
 pub use backup::{BackupSummary, BACKUP_FORMAT, BACKUP_MANIFEST};
 pub use batch::{AppendBatch, BatchSeries};
 pub use compact::CompactionSummary;
 pub use db::{AppendResult, Db, FlushSummary, Rejection, RejectionKind};
+pub use delete::DeleteSummary;
 pub use error::{Error, Result};
 pub use labels::{Label, Labels};
+pub use manifest::ManifestHead;
 pub use matcher::{MatchKind, Matcher};
 pub use model::{Exemplar, Metadata, Sample, STALE_NAN_BITS};
 pub use options::{FsyncPolicy, Options};

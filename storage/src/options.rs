@@ -4,6 +4,7 @@
 //! the user-facing form and converts into [`Options`]; the engine itself has
 //! no config-file format. Defaults live only in `impl Default` here.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -17,6 +18,11 @@ pub struct Options {
     /// Data older than this is dropped, a whole partition at a time. `ZERO`
     /// keeps data forever and accepts samples at any timestamp >= 0.
     pub retention: Duration,
+    /// Retention of individual tenants, overriding `retention` (`ZERO`
+    /// keeps that tenant's data forever). Compaction removes a tenant's
+    /// chunks from partitions wholly past its cut-off and drops a partition
+    /// once no tenant keeps data in it.
+    pub retention_per_tenant: BTreeMap<String, Duration>,
     /// Width of a time partition. Retention, compaction and sealing work on
     /// whole partitions.
     pub partition_duration: Duration,
@@ -50,6 +56,21 @@ impl Options {
         (!self.retention.is_zero()).then(|| duration_ms(self.retention))
     }
 
+    /// Retention of `tenant` in milliseconds, `None` when its data is kept
+    /// forever.
+    pub fn tenant_retention_ms(&self, tenant: &str) -> Option<i64> {
+        match self.retention_per_tenant.get(tenant) {
+            Some(r) => (!r.is_zero()).then(|| duration_ms(*r)),
+            None => self.retention_ms(),
+        }
+    }
+
+    /// The oldest time `tenant` keeps at `now_ms`, `None` when it keeps
+    /// everything.
+    pub fn tenant_cutoff(&self, tenant: &str, now_ms: i64) -> Option<i64> {
+        self.tenant_retention_ms(tenant).map(|r| now_ms.saturating_sub(r))
+    }
+
     /// `partition_duration` in milliseconds (at least 1).
     pub fn partition_ms(&self) -> i64 {
         duration_ms(self.partition_duration).max(1)
@@ -66,6 +87,7 @@ impl Default for Options {
         Self {
             data_dir: PathBuf::from("./data"),
             retention: Duration::from_secs(15 * 24 * 3600),
+            retention_per_tenant: BTreeMap::new(),
             partition_duration: Duration::from_secs(24 * 3600),
             out_of_order_window: Duration::from_secs(10 * 60),
             wal_segment_size: 128 << 20,

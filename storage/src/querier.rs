@@ -9,7 +9,9 @@
 //! A series' data may come from several places (RocksDB chunks, head chunks,
 //! out-of-order samples), and a chunk being flushed may briefly be seen in
 //! both head and RocksDB; [`SeriesSamples`] merges by time and drops repeated
-//! timestamps, so readers always see each sample once.
+//! timestamps, so readers always see each sample once. Samples in a range
+//! deleted by a delete-series request (a tombstone) are never returned, and
+//! a series whose samples in the range are all deleted is not selected.
 
 use std::sync::Arc;
 
@@ -20,6 +22,7 @@ use crate::labels::Labels;
 use crate::matcher::{MatchKind, Matcher};
 use crate::model::{Exemplar, Metadata, Sample};
 use crate::persist::{keys, PartitionState};
+use crate::tombstone::Deleted;
 
 /// Read access to one tenant's data within `[mint, maxt]` (milliseconds,
 /// inclusive).
@@ -40,6 +43,8 @@ pub struct SeriesSamples {
     chunks: Vec<(i64, i64, Arc<[u8]>)>,
     /// Out-of-order samples held by the head.
     loose: Vec<Sample>,
+    /// Deleted ranges of the series.
+    deleted: Deleted,
     mint: i64,
     maxt: i64,
 }
@@ -68,7 +73,18 @@ impl SeriesSamples {
             out.sort_by_key(|s| s.t);
             out.dedup_by_key(|s| s.t);
         }
+        if self.deleted.overlaps(mint, maxt) {
+            out.retain(|s| !self.deleted.covers(s.t));
+        }
         Ok(out)
+    }
+
+    /// True when the series has a sample in the range.
+    fn has_samples(&self) -> Result<bool> {
+        if self.chunks.is_empty() && self.loose.is_empty() {
+            return Ok(false);
+        }
+        Ok(!self.deleted.overlaps(self.mint, self.maxt) || !self.samples()?.is_empty())
     }
 }
 
@@ -167,7 +183,7 @@ impl Querier<'_> {
         let mut out = Vec::new();
         for (id, labels) in self.matching_series(tenant, matchers)? {
             let s = self.series_data(tenant, id, labels)?;
-            if !s.chunks.is_empty() || !s.loose.is_empty() {
+            if s.has_samples()? {
                 out.push(s);
             }
         }
@@ -252,7 +268,9 @@ impl Querier<'_> {
         Ok(out)
     }
 
-    fn matching_series(&self, tenant: u32, matchers: &[Matcher]) -> Result<Vec<(u64, Labels)>> {
+    /// Ids and labels of the series of `tenant` matching all `matchers`,
+    /// whether or not they hold samples in the range.
+    pub(crate) fn matching_series(&self, tenant: u32, matchers: &[Matcher]) -> Result<Vec<(u64, Labels)>> {
         let persist = &self.db.persist;
         let mut candidates: Option<Vec<u64>> = None;
         for m in matchers.iter().filter(|m| !m.matches_empty()) {
@@ -298,10 +316,13 @@ impl Querier<'_> {
             .collect();
         chunks.extend(head_chunks.into_iter().map(|c| (c.min_t, c.max_t, c.bytes)));
         chunks.sort_by_key(|c| c.0);
-        Ok(SeriesSamples { labels, chunks, loose, mint, maxt })
+        Ok(SeriesSamples { labels, chunks, loose, deleted: self.db.persist.deleted(id), mint, maxt })
     }
 
     fn has_data(&self, tenant: u32, id: u64) -> Result<bool> {
+        if self.db.persist.deleted(id).overlaps(self.mint, self.maxt) {
+            return self.series_data(tenant, id, Labels::default())?.has_samples();
+        }
         if let Some(s) = self.db.head.get_by_id(id) {
             let (chunks, loose) = s.state.lock().read(self.mint, self.maxt);
             if !chunks.is_empty() || !loose.is_empty() {

@@ -5,6 +5,7 @@ mod backup;
 mod crash;
 mod deploy;
 mod differential;
+mod evidence;
 mod harness;
 mod ingest;
 mod notifier;

@@ -1,8 +1,9 @@
 //! Merging a partition: per series, all chunks are decoded, merged by time
-//! with repeated timestamps removed, and re-encoded into chunks of
-//! `compacted_chunk_samples`. A series' deletes and puts always go into the
-//! same write batch, so a crash leaves either the old or the new chunks of a
-//! series, never a mix.
+//! with repeated timestamps and deleted samples (tombstones) removed, and
+//! re-encoded into chunks of `compacted_chunk_samples`. A series' deletes
+//! and puts always go into the same write batch, so a crash leaves either
+//! the old or the new chunks of a series, never a mix. Merging a merged
+//! partition changes nothing, so it can be repeated after a crash.
 
 use rocksdb::WriteBatch;
 
@@ -23,6 +24,7 @@ pub(super) struct Merged {
     pub series_rewritten: u64,
     pub chunks_before: u64,
     pub chunks_after: u64,
+    pub samples_deleted: u64,
 }
 
 type Group = Vec<(Box<[u8]>, Box<[u8]>)>;
@@ -43,20 +45,22 @@ pub(super) fn partition(db: &Db, start: i64) -> Result<Merged> {
         }
         let same_series = group.first().is_some_and(|(g, _)| g[..SERIES_PREFIX_LEN] == k[..SERIES_PREFIX_LEN]);
         if !same_series && !group.is_empty() {
-            rewrite_series(&mut group, &mut batch, &cf, target, &mut merged)?;
+            rewrite_series(db, &mut group, &mut batch, &cf, target, &mut merged)?;
             if batch.size_in_bytes() >= BATCH_BYTES {
                 db.persist.rocks().write(std::mem::take(&mut batch)).map_err(Error::rocks("write merged chunks"))?;
             }
         }
         group.push((k, v));
     }
-    rewrite_series(&mut group, &mut batch, &cf, target, &mut merged)?;
+    rewrite_series(db, &mut group, &mut batch, &cf, target, &mut merged)?;
     db.persist.rocks().write(batch).map_err(Error::rocks("write merged chunks"))?;
     Ok(merged)
 }
 
-/// Replaces the chunks of one series (all in `group`) by merged ones.
+/// Replaces the chunks of one series (all in `group`) by merged ones,
+/// without its deleted samples.
 fn rewrite_series(
+    db: &Db,
     group: &mut Group,
     batch: &mut WriteBatch,
     cf: &impl rocksdb::AsColumnFamilyRef,
@@ -64,12 +68,15 @@ fn rewrite_series(
     merged: &mut Merged,
 ) -> Result<()> {
     merged.chunks_before += group.len() as u64;
-    if group.len() < 2 {
+    let Some((first_key, _)) = group.first() else { return Ok(()) };
+    let (tenant, series, min_t) = keys::parse_chunk_key(first_key)?;
+    let deleted = db.persist.deleted(series);
+    let max_t = group.iter().filter_map(|(_, v)| keys::chunk_value_max_t(v)).max().unwrap_or(i64::MAX);
+    if group.len() < 2 && !deleted.overlaps(min_t, max_t) {
         merged.chunks_after += group.len() as u64;
         group.clear();
         return Ok(());
     }
-    let (tenant, series, _) = keys::parse_chunk_key(&group[0].0)?;
     let mut samples: Vec<Sample> = Vec::new();
     for (k, v) in group.iter() {
         let cv = keys::decode_chunk_value(k, v)?;
@@ -78,6 +85,9 @@ fn rewrite_series(
     }
     samples.sort_by_key(|s| s.t);
     samples.dedup_by_key(|s| s.t);
+    let before = samples.len();
+    samples.retain(|s| !deleted.covers(s.t));
+    merged.samples_deleted += (before - samples.len()) as u64;
     for part in samples.chunks(target) {
         let max_t = part[part.len() - 1].t;
         batch.put_cf(

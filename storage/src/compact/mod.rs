@@ -1,17 +1,24 @@
 //! Compaction: the background work on persisted partitions.
 //!
-//! One run ([`Db::compact`]) drops partitions past retention (`retention`),
-//! merges each eligible partition's chunks into few large, non-overlapping
-//! chunks per series with duplicates removed (`merge`), and seals partitions
-//! whose time range is past the out-of-order window and that the head no
-//! longer writes to (`seal`). A sealed partition is immutable: the engine
-//! refuses new samples for it.
+//! One run ([`Db::compact`]) drops partitions and tenants' data past
+//! retention (`retention`), removes deleted samples and retires applied
+//! tombstones (`deletes`), merges each eligible partition's chunks into few
+//! large, non-overlapping chunks per series with duplicates removed
+//! (`merge`), and seals partitions whose time range is past the
+//! out-of-order window and that the head no longer writes to (`seal`). A
+//! sealed partition is immutable: the engine refuses new samples for it;
+//! only retention and deletions change it, through a recorded rewrite
+//! (`rewrite`). Every such change is a manifest entry (`crate::manifest`);
+//! `recover` finishes changes a crash interrupted.
 //!
 //! Runs hold `Db::flush_lock`, so they never interleave with a head flush.
 
+mod deletes;
 mod merge;
+mod recover;
 mod retention;
-mod seal;
+mod rewrite;
+pub(crate) mod seal;
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -35,6 +42,15 @@ pub struct CompactionSummary {
     pub partitions_sealed: usize,
     /// Partitions dropped by retention.
     pub partitions_dropped: usize,
+    /// Tenants' data removed from partitions by per-tenant retention (one
+    /// per tenant and partition).
+    pub tenants_removed: usize,
+    /// Partitions rewritten to remove deleted samples.
+    pub partitions_rewritten: usize,
+    /// Deleted samples removed from disk.
+    pub samples_deleted: u64,
+    /// Tombstones retired because their samples are gone everywhere.
+    pub tombstones_retired: usize,
     /// Wall time.
     pub duration: Duration,
 }
@@ -51,7 +67,9 @@ impl Db {
         match &result {
             Ok(s) => {
                 self.metrics.compactions.fetch_add(1, Ordering::Relaxed);
-                if s.partitions_compacted + s.partitions_dropped + s.partitions_sealed > 0 {
+                if s.partitions_compacted + s.partitions_dropped + s.partitions_sealed + s.tenants_removed > 0
+                    || s.tombstones_retired > 0
+                {
                     tracing::info!(
                         compacted = s.partitions_compacted,
                         series_rewritten = s.series_rewritten,
@@ -59,6 +77,10 @@ impl Db {
                         chunks_after = s.chunks_after,
                         sealed = s.partitions_sealed,
                         dropped = s.partitions_dropped,
+                        tenants_removed = s.tenants_removed,
+                        rewritten = s.partitions_rewritten,
+                        samples_deleted = s.samples_deleted,
+                        tombstones_retired = s.tombstones_retired,
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "compaction finished"
                     );
@@ -76,8 +98,16 @@ impl Db {
     }
 
     fn compact_locked(&self, now_ms: i64, force: bool) -> Result<CompactionSummary> {
-        let mut summary =
-            CompactionSummary { partitions_dropped: retention::apply(self, now_ms)?, ..Default::default() };
+        let expired = retention::apply(self, now_ms)?;
+        let applied = deletes::apply(self)?;
+        let mut summary = CompactionSummary {
+            partitions_dropped: expired.partitions_dropped,
+            tenants_removed: expired.tenants_removed,
+            partitions_rewritten: applied.partitions_rewritten,
+            samples_deleted: applied.samples_deleted,
+            tombstones_retired: applied.tombstones_retired,
+            ..Default::default()
+        };
         let ooo_ms = self.opts.out_of_order_ms();
         for p in self.persist.partitions() {
             if p.state != PartitionState::Open {
@@ -104,9 +134,10 @@ impl Db {
             summary.series_rewritten += merged.series_rewritten;
             summary.chunks_before += merged.chunks_before;
             summary.chunks_after += merged.chunks_after;
+            summary.samples_deleted += merged.samples_deleted;
             self.persist.compact_files(p.start)?;
             if sealable {
-                seal::partition(self, p.start)?;
+                seal::partition(self, p.start, p.end)?;
                 summary.partitions_sealed += 1;
             }
         }

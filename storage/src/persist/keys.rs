@@ -7,6 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::labels::Labels;
+use crate::tombstone::Tombstone;
 
 /// Length of a tenant id in keys.
 pub const TENANT_LEN: usize = 4;
@@ -181,6 +182,38 @@ pub fn postings_series(key: &[u8]) -> Result<u64> {
     Ok(u64::from_be_bytes(key[key.len() - SERIES_LEN..].try_into().unwrap_or_default()))
 }
 
+/// `meta` key suffix of a tombstone (after `tombstone/`): `series | seq`.
+pub fn tombstone_key_suffix(t: &Tombstone) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&t.series.to_be_bytes());
+    k[8..].copy_from_slice(&t.seq.to_be_bytes());
+    k
+}
+
+/// `meta` value of a tombstone: `tenant u32 | start i64 | end i64`.
+pub fn tombstone_value(t: &Tombstone) -> [u8; 20] {
+    let mut v = [0u8; 20];
+    v[..4].copy_from_slice(&t.tenant.to_be_bytes());
+    v[4..12].copy_from_slice(&t.start.to_be_bytes());
+    v[12..].copy_from_slice(&t.end.to_be_bytes());
+    v
+}
+
+/// Inverse of [`tombstone_key_suffix`] and [`tombstone_value`].
+pub fn parse_tombstone(suffix: &[u8], v: &[u8]) -> Option<Tombstone> {
+    let u64_at = |b: &[u8], i: usize| b.get(i..i + 8).and_then(|x| x.try_into().ok()).map(u64::from_be_bytes);
+    if suffix.len() != 16 || v.len() != 20 {
+        return None;
+    }
+    Some(Tombstone {
+        series: u64_at(suffix, 0)?,
+        seq: u64_at(suffix, 8)?,
+        tenant: u32::from_be_bytes(v[..4].try_into().ok()?),
+        start: u64_at(v, 4)? as i64,
+        end: u64_at(v, 12)? as i64,
+    })
+}
+
 /// The smallest key greater than every key that starts with `prefix`, or
 /// `None` when no such key exists (the prefix is all `0xFF`).
 pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
@@ -242,6 +275,13 @@ mod tests {
         let prefix = postings_name_prefix(1, "job");
         assert_eq!(parse_postings_suffix(&k, &k[prefix.len()..]).expect("valid"), ("a\u{e9}b".to_owned(), 77));
         assert_eq!(postings_series(&k).expect("valid"), 77);
+    }
+
+    #[test]
+    fn tombstones_round_trip() {
+        let t = Tombstone { seq: 3, tenant: 2, series: 9, start: -5, end: i64::MAX };
+        assert_eq!(parse_tombstone(&tombstone_key_suffix(&t), &tombstone_value(&t)), Some(t));
+        assert_eq!(parse_tombstone(&[0; 15], &tombstone_value(&t)), None);
     }
 
     #[test]

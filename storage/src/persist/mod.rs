@@ -5,7 +5,7 @@
 //!
 //! | family | key | value |
 //! |---|---|---|
-//! | `meta` | `format`, `tenant/<name>`, `checkpoint`, `partition/<start>` | see doc |
+//! | `meta` | `format`, `tenant/<name>`, `checkpoint`, `partition/<start>`, `manifest_head`, `tombstone/<series><seq>` | see doc |
 //! | `series` | series id | tenant, labels |
 //! | `series_by_labels` | tenant, labels | series id |
 //! | `postings` | tenant, name, value, series id | empty |
@@ -17,6 +17,11 @@
 //! at once (`drop_cf`). Series ids are global (unique across tenants), and
 //! every key that serves a query starts with the tenant id, so one tenant's
 //! reads can never reach another's keys.
+//!
+//! Every change the manifest records (sealing, dropping, tenant removal,
+//! tombstones, rewrites) is written here in one batch with the manifest head
+//! it belongs to, so `meta/manifest_head` always names the last applied
+//! manifest entry (see `crate::manifest`).
 //!
 //! Locks: `partitions` guards the in-memory partition table; `tenants`
 //! serialises tenant creation. Neither is held during RocksDB reads of chunk
@@ -36,6 +41,8 @@ use rocksdb::{
 
 use crate::error::{Error, Result};
 use crate::labels::Labels;
+use crate::manifest::ManifestHead;
+use crate::tombstone::{Tombstone, Tombstones};
 
 /// The RocksDB handle type used throughout the engine.
 pub type Rocks = DBWithThreadMode<MultiThreaded>;
@@ -57,6 +64,12 @@ const KEY_FORMAT: &[u8] = b"format";
 const KEY_CHECKPOINT: &[u8] = b"checkpoint";
 const KEY_TENANT_PREFIX: &[u8] = b"tenant/";
 const KEY_PARTITION_PREFIX: &[u8] = b"partition/";
+const KEY_MANIFEST_HEAD: &[u8] = b"manifest_head";
+const KEY_TOMBSTONE_PREFIX: &[u8] = b"tombstone/";
+/// First byte of a `partition/<start>` value: the partition's state.
+const STATE_OPEN: u8 = 0;
+const STATE_SEALED: u8 = 1;
+const STATE_REWRITING: u8 = 2;
 
 /// Size of RocksDB's own write-ahead log before it flushes memtables.
 const MAX_ROCKSDB_LOG_BYTES: u64 = 64 << 20;
@@ -79,6 +92,17 @@ pub enum PartitionState {
         /// SHA-256 over the partition's keys and values in key order.
         digest: [u8; 32],
     },
+    /// Sealed, and being rewritten by compaction to apply deletions or
+    /// tenant retention; refuses samples. Persisted, so that a crash in the
+    /// middle is finished at the next open.
+    Rewriting,
+}
+
+impl PartitionState {
+    /// True when the partition refuses new samples.
+    pub fn is_immutable(&self) -> bool {
+        !matches!(self, PartitionState::Open)
+    }
 }
 
 /// What the engine knows about one partition.
@@ -132,6 +156,8 @@ pub struct Persist {
     partitions: RwLock<BTreeMap<i64, Partition>>,
     /// Tenant name → id cache; creation is serialised by this lock.
     tenants: Mutex<HashMap<String, u32>>,
+    /// Deleted ranges not yet removed by compaction.
+    tombstones: Tombstones,
 }
 
 impl Persist {
@@ -172,10 +198,12 @@ impl Persist {
             read_only,
             partitions: RwLock::new(BTreeMap::new()),
             tenants: Mutex::new(HashMap::new()),
+            tombstones: Tombstones::default(),
         };
         persist.check_format()?;
         persist.load_partitions(&names)?;
         persist.load_tenants()?;
+        persist.load_tombstones()?;
         Ok(persist)
     }
 
@@ -223,18 +251,36 @@ impl Persist {
                 k[KEY_PARTITION_PREFIX.len()..].try_into().map_err(|_| corrupt_meta(&k, "bad partition key"))?;
             let start = keys::time_from_key(start_key);
             let state = match v.first() {
-                Some(1) if v.len() == 33 => {
+                Some(&STATE_SEALED) if v.len() == 33 => {
                     let mut digest = [0u8; 32];
                     digest.copy_from_slice(&v[1..]);
                     PartitionState::Sealed { digest }
                 }
-                Some(0) => PartitionState::Open,
+                Some(&STATE_REWRITING) if (v.len() - 1) % 8 == 0 => PartitionState::Rewriting,
+                Some(&STATE_OPEN) => PartitionState::Open,
                 _ => return Err(corrupt_meta(&k, "bad partition state")),
             };
             if let Some(p) = table.get_mut(&start) {
                 p.state = state;
             }
         }
+        Ok(())
+    }
+
+    fn load_tombstones(&self) -> Result<()> {
+        let meta = self.cf(CF_META)?;
+        let mut loaded = Vec::new();
+        for item in self.db.prefix_iterator_cf(&meta, KEY_TOMBSTONE_PREFIX) {
+            let (k, v) = item.map_err(Error::rocks("read tombstones"))?;
+            if !k.starts_with(KEY_TOMBSTONE_PREFIX) {
+                break;
+            }
+            loaded.push(
+                keys::parse_tombstone(&k[KEY_TOMBSTONE_PREFIX.len()..], &v)
+                    .ok_or_else(|| corrupt_meta(&k, "bad tombstone"))?,
+            );
+        }
+        self.tombstones.insert(loaded);
         Ok(())
     }
 
@@ -283,6 +329,11 @@ impl Persist {
     /// All tenants, by name.
     pub fn tenants(&self) -> BTreeMap<String, u32> {
         self.tenants.lock().iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
+    /// The name of a tenant id.
+    pub fn tenant_name(&self, id: u32) -> Option<String> {
+        self.tenants.lock().iter().find(|(_, v)| **v == id).map(|(k, _)| k.clone())
     }
 
     // ---- series index --------------------------------------------------
@@ -461,10 +512,7 @@ impl Persist {
     /// True when the partition holding `t` is sealed.
     pub fn is_sealed(&self, t: i64) -> bool {
         let start = self.partition_start(t);
-        matches!(
-            self.partitions.read().get(&start),
-            Some(Partition { state: PartitionState::Sealing | PartitionState::Sealed { .. }, .. })
-        )
+        self.partitions.read().get(&start).is_some_and(|p| p.state.is_immutable())
     }
 
     fn partition_cf_name(start: i64) -> String {
@@ -587,26 +635,168 @@ impl Persist {
         }
     }
 
-    /// Marks a partition sealed with its digest.
-    pub(crate) fn seal_partition(&self, start: i64, digest: [u8; 32]) -> Result<()> {
-        let mut v = vec![1u8];
+    /// Marks a partition sealed with its digest, recording the manifest
+    /// entry that says so.
+    pub(crate) fn seal_partition(&self, start: i64, digest: [u8; 32], head: ManifestHead) -> Result<()> {
+        let mut v = vec![STATE_SEALED];
         v.extend_from_slice(&digest);
-        let mut wo = WriteOptions::default();
-        wo.set_sync(true);
-        self.db
-            .put_cf_opt(&self.cf(CF_META)?, partition_meta_key(start), v, &wo)
-            .map_err(Error::rocks("seal partition"))?;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(&self.cf(CF_META)?, partition_meta_key(start), v);
+        self.write_with_head(batch, head, "seal partition")?;
         if let Some(p) = self.partitions.write().get_mut(&start) {
             p.state = PartitionState::Sealed { digest };
         }
         Ok(())
     }
 
-    /// Drops a whole partition: its column family and its table entry.
-    pub(crate) fn drop_partition(&self, start: i64) -> Result<()> {
+    /// Marks a sealed partition as being rewritten to apply the manifest
+    /// entries `causes`; it stays immutable to appends.
+    pub(crate) fn begin_rewrite(&self, start: i64, causes: &[u64]) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(&self.cf(CF_META)?, partition_meta_key(start), rewriting_value(causes));
+        self.write_synced(batch, "begin partition rewrite")?;
+        self.set_state(start, PartitionState::Rewriting);
+        Ok(())
+    }
+
+    /// The causes of every partition left in `Rewriting` (by a crash).
+    pub(crate) fn interrupted_rewrites(&self) -> Result<Vec<(i64, Vec<u64>)>> {
+        let meta = self.cf(CF_META)?;
+        let starts: Vec<i64> =
+            self.partitions().into_iter().filter(|p| p.state == PartitionState::Rewriting).map(|p| p.start).collect();
+        let mut out = Vec::new();
+        for start in starts {
+            let key = partition_meta_key(start);
+            let v = self.db.get_cf(&meta, &key).map_err(Error::rocks("read partition state"))?.unwrap_or_default();
+            let causes = v
+                .get(1..)
+                .unwrap_or_default()
+                .chunks_exact(8)
+                .map(|c| u64::from_be_bytes(c.try_into().unwrap_or_default()))
+                .collect();
+            out.push((start, causes));
+        }
+        Ok(out)
+    }
+
+    /// Drops a whole partition: its column family and its table entry,
+    /// recording the manifest entry that says so. Idempotent.
+    pub(crate) fn drop_partition(&self, start: i64, head: ManifestHead) -> Result<()> {
         self.partitions.write().remove(&start);
-        self.db.drop_cf(&Self::partition_cf_name(start)).map_err(Error::rocks("drop partition"))?;
-        self.db.delete_cf(&self.cf(CF_META)?, partition_meta_key(start)).map_err(Error::rocks("drop partition"))
+        if self.partition_cf(start).is_some() {
+            self.db.drop_cf(&Self::partition_cf_name(start)).map_err(Error::rocks("drop partition"))?;
+        }
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(&self.cf(CF_META)?, partition_meta_key(start));
+        self.write_with_head(batch, head, "drop partition")
+    }
+
+    /// Deletes every chunk of `tenant` from a partition, recording the
+    /// manifest entry that says so; with `rewrite_causes`, the (sealed)
+    /// partition is marked `Rewriting` in the same batch. Idempotent.
+    pub(crate) fn remove_tenant(
+        &self,
+        start: i64,
+        tenant: u32,
+        rewrite_causes: Option<&[u64]>,
+        head: ManifestHead,
+    ) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        if let Some(cf) = self.partition_cf(start) {
+            let from = tenant.to_be_bytes();
+            match keys::prefix_end(&from) {
+                Some(to) => batch.delete_range_cf(&cf, from.as_slice(), to.as_slice()),
+                None => batch.delete_range_cf(&cf, from.as_slice(), [0xFFu8; keys::CHUNK_KEY_LEN + 1].as_slice()),
+            }
+        }
+        if let Some(causes) = rewrite_causes {
+            batch.put_cf(&self.cf(CF_META)?, partition_meta_key(start), rewriting_value(causes));
+        }
+        self.write_with_head(batch, head, "remove tenant data")?;
+        if rewrite_causes.is_some() {
+            self.set_state(start, PartitionState::Rewriting);
+        }
+        Ok(())
+    }
+
+    /// Ids of the tenants with chunks in a partition, ascending.
+    pub(crate) fn partition_tenants(&self, start: i64) -> Result<Vec<u32>> {
+        let Some(cf) = self.partition_cf(start) else { return Ok(Vec::new()) };
+        let mut it = self.db.raw_iterator_cf(&cf);
+        it.seek_to_first();
+        let mut out = Vec::new();
+        while let Some(k) = it.key() {
+            let tenant = u32::from_be_bytes(
+                k.get(..4).and_then(|b| b.try_into().ok()).ok_or_else(|| corrupt_meta(k, "bad chunk key"))?,
+            );
+            out.push(tenant);
+            match keys::prefix_end(&tenant.to_be_bytes()) {
+                Some(next) => it.seek(next),
+                None => break,
+            }
+        }
+        it.status().map_err(Error::rocks("scan partition tenants"))?;
+        Ok(out)
+    }
+
+    /// Persists tombstones with the manifest entry of their request.
+    pub(crate) fn put_tombstones(&self, tombstones: &[Tombstone], head: ManifestHead) -> Result<()> {
+        let meta = self.cf(CF_META)?;
+        let mut batch = WriteBatch::default();
+        for t in tombstones {
+            batch.put_cf(&meta, tombstone_key(t), keys::tombstone_value(t));
+        }
+        self.write_with_head(batch, head, "write tombstones")?;
+        self.tombstones.insert(tombstones.iter().copied());
+        Ok(())
+    }
+
+    /// Removes tombstones whose samples are gone everywhere.
+    pub(crate) fn retire_tombstones(&self, retired: &[Tombstone]) -> Result<()> {
+        let meta = self.cf(CF_META)?;
+        let mut batch = WriteBatch::default();
+        for t in retired {
+            batch.delete_cf(&meta, tombstone_key(t));
+        }
+        self.write_synced(batch, "retire tombstones")?;
+        self.tombstones.remove(retired);
+        Ok(())
+    }
+
+    /// The deleted ranges of a series.
+    pub fn deleted(&self, series: u64) -> crate::tombstone::Deleted {
+        self.tombstones.of(series)
+    }
+
+    /// Every tombstone not yet retired.
+    pub(crate) fn tombstones(&self) -> Vec<Tombstone> {
+        self.tombstones.all()
+    }
+
+    /// The head of the last manifest entry applied to this database.
+    pub fn manifest_head(&self) -> Result<Option<ManifestHead>> {
+        let v = self.db.get_cf(&self.cf(CF_META)?, KEY_MANIFEST_HEAD).map_err(Error::rocks("read manifest head"))?;
+        v.map(|v| ManifestHead::decode(&v).ok_or_else(|| corrupt_meta(KEY_MANIFEST_HEAD, "bad manifest head")))
+            .transpose()
+    }
+
+    /// Records a manifest entry whose change needed nothing (already done).
+    pub(crate) fn record_manifest_head(&self, head: ManifestHead) -> Result<()> {
+        self.write_with_head(WriteBatch::default(), head, "record manifest head")
+    }
+
+    fn write_with_head(&self, mut batch: WriteBatch, head: ManifestHead, op: &'static str) -> Result<()> {
+        batch.put_cf(&self.cf(CF_META)?, KEY_MANIFEST_HEAD, head.encode());
+        self.write_synced(batch, op)
+    }
+
+    fn write_synced(&self, batch: WriteBatch, op: &'static str) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(batch, &wo).map_err(Error::rocks(op))
     }
 
     /// Bytes of SST files and memtables of a partition.
@@ -724,6 +914,22 @@ impl Persist {
         let cf = self.partition_cf(start)?;
         Some(self.db.iterator_cf(&cf, IteratorMode::Start))
     }
+}
+
+fn tombstone_key(t: &Tombstone) -> Vec<u8> {
+    let mut k = KEY_TOMBSTONE_PREFIX.to_vec();
+    k.extend_from_slice(&keys::tombstone_key_suffix(t));
+    k
+}
+
+/// `partition/<start>` value of a partition being rewritten: the state byte
+/// then the `seq` of each manifest entry the rewrite applies.
+fn rewriting_value(causes: &[u64]) -> Vec<u8> {
+    let mut v = vec![STATE_REWRITING];
+    for c in causes {
+        v.extend_from_slice(&c.to_be_bytes());
+    }
+    v
 }
 
 fn partition_meta_key(start: i64) -> Vec<u8> {
