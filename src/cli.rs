@@ -173,6 +173,10 @@ pub struct VerifyArgs {
     /// manifest append): the manifest must still hold that entry unchanged.
     #[arg(long, value_name = "SEQ:SHA256")]
     pub expect_head: Option<rampart_storage::ManifestHead>,
+    /// Directory of the audit log, when `audit.dir` moved it
+    /// [default: DATA_DIR/audit].
+    #[arg(long, value_name = "DIR")]
+    pub audit_dir: Option<PathBuf>,
 }
 
 /// `rampart tsdb stats`.

@@ -5,11 +5,12 @@
 //! problems: `manifest` (the hash chain, against the head RocksDB recorded
 //! and an optional pinned head) and `partitions` (every sealed partition
 //! re-read and re-digested, against the manifest); see
-//! `rampart_storage::verify`. Other checks (e.g. the audit log's chain) add
-//! a [`Section`]. Nothing is written, so it runs on a stopped store's data
-//! directory or a backup.
+//! `rampart_storage::verify`), and `audit` (the audit log's hash chain, see
+//! `crate::audit::verify`). Nothing is written, so it runs on a stopped
+//! store's data directory or a backup.
 
 use std::io::Write;
+use std::path::Path;
 
 use rampart_storage::verify::{verify, Verification};
 
@@ -43,18 +44,34 @@ pub fn storage_sections(v: &Verification) -> Vec<Section> {
     ]
 }
 
+/// The audit log's section: its chain, file by file.
+pub fn audit_section(dir: &Path) -> (Section, String) {
+    let (checked, problems, head) = match crate::audit::verify::verify(dir) {
+        Ok(r) => {
+            let head = r.head.map_or_else(|| "none".to_owned(), |h| format!("{}:{}", h.seq, h.hash));
+            let checked = format!("{} records in {} files of {}, head {head}", r.records, r.files, dir.display());
+            (checked, r.problems.iter().map(ToString::to_string).collect(), head)
+        }
+        Err(e) => (dir.display().to_string(), vec![format!("reading {}: {e}", dir.display())], "none".to_owned()),
+    };
+    (Section { name: "audit", checked, problems }, head)
+}
+
 /// Verifies `args.data_dir`, prints the report and returns whether every
 /// section passed.
 pub fn run(args: &VerifyArgs, out: &mut impl Write) -> anyhow::Result<bool> {
     let v = verify(&args.data_dir, args.expect_head);
-    let sections = storage_sections(&v);
+    let mut sections = storage_sections(&v);
+    let audit_dir = args.audit_dir.clone().unwrap_or_else(|| args.data_dir.join("audit"));
+    let (audit, audit_head) = audit_section(&audit_dir);
+    sections.push(audit);
     render(&sections, out)?;
     let problems: usize = sections.iter().map(|s| s.problems.len()).sum();
     if problems == 0 {
         let head = v.head.map_or_else(|| "none".to_owned(), |h| h.to_string());
         writeln!(
             out,
-            "verified {}: {} sealed partitions, {} manifest entries, manifest head {head}",
+            "verified {}: {} sealed partitions, {} manifest entries, manifest head {head}, audit head {audit_head}",
             args.data_dir.display(),
             v.partitions_verified,
             v.entries
