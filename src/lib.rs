@@ -4,6 +4,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`audit`] | the hash-chained audit log |
+//! | [`auth`] | principals, roles and the access layer of every endpoint |
 //! | [`cli`] | command-line flags |
 //! | [`config`] | the YAML config tree and its defaults |
 //! | [`credentials`] | hashed secrets and the cache of verified credentials |
@@ -20,6 +21,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod credentials;

@@ -3,6 +3,7 @@
 //! runs the periodic head flush and compaction, and shuts down on SIGTERM or
 //! SIGINT after a final flush.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,14 +22,15 @@ use crate::rules::{EvalEnv, Ruler};
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
     tracing::info!(listen = %config.listen, data_dir = %config.data_dir.display(), "rampart starting");
-    let state = Arc::new(AppState::new(config.ingest.clone()).with_query(config.query.clone()));
+    let access = api::auth::StoreAccess::new(&config.auth, config.source.clone());
+    let state = Arc::new(AppState::new(config.ingest.clone()).with_query(config.query.clone()).with_access(access));
+    api::auth::reload_on_sighup(state.access.clone(), state.audit.clone());
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let lease = api::ha_tracker::HaLease::open(config.data_dir.join("ha_tracker.json"))
         .context("reading the HA lease state")?;
     let server = tokio::spawn({
-        let app = api::router(state.clone()).merge(api::ha_tracker::router(Arc::new(lease)));
-        let app = api::auth::require_write_credentials(app, &config.auth);
+        let app = api::router(state.clone(), Arc::new(lease)).into_make_service_with_connect_info::<SocketAddr>();
         async move { axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await }
     });
 

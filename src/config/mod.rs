@@ -36,12 +36,15 @@ pub struct Config {
     pub query: QueryConfig,
     /// Logging.
     pub log: LogConfig,
-    /// Who may write to the store.
+    /// Who may use the store: credentials, tenants and roles.
     pub auth: auth::AuthConfig,
     /// Recording and alerting rules.
     pub rules: rules::RulesConfig,
     /// Alertmanagers that alerting rules notify.
     pub alerting: alerting::AlertingConfig,
+    /// The file this config was read from (re-read on reload); not a key.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -56,6 +59,7 @@ impl Default for Config {
             auth: auth::AuthConfig::default(),
             rules: rules::RulesConfig::default(),
             alerting: alerting::AlertingConfig::default(),
+            source: None,
         }
     }
 }
@@ -144,8 +148,9 @@ impl Config {
         let config = Self::from_yaml(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })?;
         let mut problems = config.rules.problems();
         problems.extend(config.alerting.problems("alerting"));
+        problems.extend(config.auth.problems());
         if problems.is_empty() {
-            Ok(config)
+            Ok(Self { source: Some(path.to_owned()), ..config })
         } else {
             Err(ConfigError::Invalid { path: path.to_owned(), problems })
         }

@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::size::deserialize_size;
 use super::store::FsyncMode;
 use super::{ConfigError, LogConfig};
+pub use crate::auth::BasicAuthUser;
+use crate::auth::CredentialConfig;
 use crate::credentials::SecretHash;
 use crate::duration::{deserialize_duration, format_duration};
 use crate::ingest::IngestLimits;
@@ -33,9 +35,16 @@ pub struct RelayConfig {
     pub data_dir: PathBuf,
     /// HTTPS and client certificates.
     pub tls: TlsConfig,
-    /// Tenants and the credentials that write to each; empty means no
+    /// Tenants and the credentials that write to each (role `write` for
+    /// that tenant); empty (and no `auth.credentials`) means no
     /// authentication, every write going to tenant `default`.
     pub tenants: Vec<TenantConfig>,
+    /// Credentials with other roles or several tenants (`crate::auth`):
+    /// `admin` for `/api/v1/relay/status`, `metrics` for `/metrics`,
+    /// `write` for a service writing for many tenants. With any of them
+    /// every endpoint but the probes needs a credential; with only
+    /// `tenants`, only writes do.
+    pub auth: RelayAuthConfig,
     /// The store the relay forwards to.
     pub store: UpstreamConfig,
     /// The on-disk queue between acknowledgement and forwarding.
@@ -50,6 +59,17 @@ pub struct RelayConfig {
     pub overrides: OverridesConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The file this config was read from (re-read on SIGHUP); not a key.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+/// `auth:` of the relay.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelayAuthConfig {
+    /// Principals, their tenants and roles, and their secrets.
+    pub credentials: Vec<CredentialConfig>,
 }
 
 impl Default for RelayConfig {
@@ -66,6 +86,8 @@ impl Default for RelayConfig {
             limits: TenantLimits::default(),
             overrides: OverridesConfig::default(),
             log: LogConfig::default(),
+            auth: RelayAuthConfig::default(),
+            source: None,
         }
     }
 }
@@ -98,16 +120,6 @@ pub struct TlsConfig {
     /// may authenticate with a certificate (see
     /// `tenants[].client_certificate_names`).
     pub client_ca_file: Option<PathBuf>,
-}
-
-/// One basic-auth user.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BasicAuthUser {
-    /// User name; unique across all tenants.
-    pub username: String,
-    /// Hash of the password.
-    pub password_hash: SecretHash,
 }
 
 /// `store:`: where and how the relay forwards.
@@ -351,6 +363,7 @@ impl RelayConfig {
             config.store.url = u.clone();
         }
         let path = args.config.clone().unwrap_or_else(|| PathBuf::from("<command line>"));
+        config.source = args.config.clone();
         config.validate().map_err(|problems| ConfigError::Invalid { path, problems })?;
         Ok(config)
     }
@@ -361,7 +374,7 @@ impl RelayConfig {
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         let config = Self::from_yaml(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })?;
         config.validate().map_err(|problems| ConfigError::Invalid { path: path.to_owned(), problems })?;
-        Ok(config)
+        Ok(Self { source: Some(path.to_owned()), ..config })
     }
 
     /// Parses relay config YAML; an empty document gives the defaults.
@@ -393,12 +406,18 @@ impl RelayConfig {
                 problems.push(format!("tenants[{i}].client_certificate_names: needs tls.client_ca_file"));
             }
             for (j, u) in t.basic_auth.iter().enumerate() {
-                if let Some(first) = users.insert(u.username.as_str(), i) {
+                if let Some(first) = users.insert(u.username.clone(), format!("tenants[{i}]")) {
                     problems.push(format!(
-                        "tenants[{i}].basic_auth[{j}].username: {:?} is also a user of tenants[{first}]",
+                        "tenants[{i}].basic_auth[{j}].username: {:?} is also a user of {first}",
                         u.username
                     ));
                 }
+            }
+        }
+        problems.extend(crate::auth::problems("auth.credentials", &self.auth.credentials, &mut users));
+        for (i, c) in self.auth.credentials.iter().enumerate() {
+            if !c.client_certificate_names.is_empty() && self.tls.client_ca_file.is_none() {
+                problems.push(format!("auth.credentials[{i}].client_certificate_names: needs tls.client_ca_file"));
             }
         }
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {

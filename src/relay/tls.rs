@@ -4,8 +4,8 @@
 //! `tls.client_ca_file` it also asks for client certificates and accepts
 //! only those signed by that CA; a verified certificate's subject common
 //! name and DNS names are handed to each request of the connection as a
-//! [`ClientCertificate`], and [`super::auth`] maps them to a tenant
-//! (`tenants[].client_certificate_names`). A client without a certificate
+//! [`ClientCertificate`], and [`super::auth`] maps them to a principal
+//! (`tenants[].client_certificate_names`, `auth.credentials[].client_certificate_names`). A client without a certificate
 //! may still authenticate with a token or basic auth.
 //!
 //! Shutdown stops accepting connections; requests in flight on open
@@ -161,6 +161,7 @@ pub async fn serve(
             };
             let service = router.map_request(move |mut req: Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(cert.clone());
+                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
                 req
             });
             if let Err(e) = Builder::new(TokioExecutor::new())
