@@ -182,11 +182,11 @@ mod tests {
         let abc = ids(&["a", "b", "c"]);
         let up_only = vec!["__name__Equalup".to_owned()];
         assert_eq!(
-            plan(&abc, &[up.clone()]),
+            plan(&abc, std::slice::from_ref(&up)),
             [("a".into(), up_only.clone()), ("b".into(), up_only.clone()), ("c".into(), up_only.clone())]
         );
         assert_eq!(plan(&abc, &[up.clone(), not_b]), [("a".to_owned(), up_only.clone())]);
-        assert_eq!(plan(&abc, &[on_a.clone()]), [("a".to_owned(), vec!["__name__NotEqual".to_owned()])]);
+        assert_eq!(plan(&abc, std::slice::from_ref(&on_a)), [("a".to_owned(), vec!["__name__NotEqual".to_owned()])]);
         // One tenant: no federation, the matcher is an ordinary one.
         assert_eq!(plan(&ids(&["b"]), &[on_a]), [("b".to_owned(), vec!["__tenant_id__Equala".to_owned()])]);
     }

@@ -238,7 +238,7 @@ fn check_matrix(server: &str, base: &str, endpoints: &[Endpoint], seq: &mut i64)
                 );
             }
             if e.target.starts_with("/api/v1/") && e.target != "/api/v1/read" && (status == 401 || status == 403) {
-                let v: Value = serde_json::from_str(&body).unwrap_or_else(|_| Value::Null);
+                let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
                 let types = ["unauthorized", "forbidden"];
                 let text_routes = [
                     "/api/v1/write",
@@ -273,8 +273,7 @@ fn routes(endpoints: &[Endpoint]) -> BTreeSet<&'static str> {
 
 /// Writes `series` with `metadata` for the credential's tenant.
 fn write(store: &Server, credential: &str, tenant: &str, series: pb::TimeSeries, metadata: pb::MetricMetadata) {
-    let body =
-        harness::encode(&pb::WriteRequest { timeseries: vec![series], metadata: vec![metadata], ..Default::default() });
+    let body = harness::encode(&pb::WriteRequest { timeseries: vec![series], metadata: vec![metadata] });
     let auth = format!("Bearer {}", token(credential));
     let (status, text) = store.post("/api/v1/write", body, &[("Authorization", &auth), ("X-Scope-OrgID", tenant)]);
     assert_eq!(status, 204, "write for {tenant}: {text}");
