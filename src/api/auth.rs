@@ -1,7 +1,7 @@
 //! The store's access control: its authenticator built from `auth:`, the
 //! tenant header it reads, and reloading `auth:` from the config file on
-//! `POST /-/reload` and SIGHUP (a file that does not load keeps the
-//! credentials in force, and the failure is logged and audited).
+//! `POST /-/reload` (audited by the access layer) and SIGHUP (audited
+//! here); a file that does not load keeps the credentials in force.
 //!
 //! Which role each route needs is beside the routes (`super::router`).
 
@@ -37,21 +37,13 @@ impl StoreAccess {
     }
 
     /// Re-reads `auth:` from the config file and puts it in force; on error
-    /// the credentials in force stay. Records the reload as `by` did it.
-    pub fn reload(&self, audit: &AuditLog, by: &str) -> Result<(), String> {
+    /// the credentials in force stay (the error is logged and returned).
+    pub fn reload(&self) -> Result<(), String> {
         let Some(path) = &self.config_file else { return Ok(()) };
         let result = Config::from_file(path).map(|c| self.control.replace(authenticator(&c.auth)));
         if let Err(e) = &result {
             tracing::error!(error = %e, "auth: config reload refused; the credentials in force stay");
         }
-        audit.record(AuditEvent {
-            principal: by.to_owned(),
-            tenant: String::new(),
-            action: Action::Reload,
-            target: format!("auth section of {}", path.display()),
-            outcome: if result.is_ok() { Outcome::Success } else { Outcome::Error },
-            source: None,
-        });
         result.map_err(|e| e.to_string())
     }
 }
@@ -83,7 +75,15 @@ pub fn reload_on_sighup(access: Arc<StoreAccess>, audit: AuditLog) {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
         while hup.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading the auth section");
-            let _ = access.reload(&audit, "SIGHUP");
+            let result = access.reload();
+            audit.record(AuditEvent {
+                principal: "SIGHUP".into(),
+                tenant: String::new(),
+                action: Action::Reload,
+                target: "auth section of the config file".into(),
+                outcome: if result.is_ok() { Outcome::Success } else { Outcome::Error },
+                source: None,
+            });
         }
     });
 }

@@ -18,7 +18,7 @@
 //! | `exec` | query slots, deadlines, blocking threads |
 //! | `ast_json` | `parse_query`'s syntax tree |
 //! | `access` | request log lines and query API metrics |
-//! | `auth` | the store's credentials and their reload (the role of each route is in [`routes`]) |
+//! | `auth` | the store's credentials and their reload (each route's role is beside it, below) |
 
 pub(crate) mod access;
 mod admin;

@@ -15,7 +15,6 @@ use serde_json::{json, Map, Value};
 use super::request::ApiRequest;
 use super::response::{ApiError, ApiSuccess};
 use super::AppState;
-use crate::auth::{Principal, ANONYMOUS};
 use crate::promql::gocompat::format::format_e;
 use crate::rules::alerting::Alert;
 use crate::rules::file::RuleKind;
@@ -84,10 +83,9 @@ pub async fn alerts(State(state): State<Arc<AppState>>, req: ApiRequest) -> Resu
 /// `POST /-/reload`: reloads the credentials (`auth:`) and rule files; 500
 /// with the problems when something could not be loaded (what was in force
 /// stays: the previous credentials, a bad file's previous groups).
-pub async fn reload(State(state): State<Arc<AppState>>, principal: Option<Extension<Arc<Principal>>>) -> Response {
-    let by = principal.map_or_else(|| ANONYMOUS.to_owned(), |p| p.name.clone());
+pub async fn reload(State(state): State<Arc<AppState>>) -> Response {
     let mut problems = Vec::new();
-    if let Err(e) = state.access.reload(&state.audit, &by) {
+    if let Err(e) = state.access.reload() {
         problems.push(format!("failed to reload the auth section, the credentials in force stay: {e}"));
     }
     if let Some(Err(errors)) = state.ruler.get().map(|r| r.reload()) {

@@ -33,7 +33,7 @@ use axum::Router;
 use parking_lot::RwLock;
 
 use super::authenticator::{Authenticator, ClientCertificate};
-use super::policy::{authorize, Access, AccessError, ErrorFormat, RouteRule};
+use super::policy::{authorize, Access, AccessError, ErrorFormat, RouteRule, Scope};
 use super::principal::UNAUTHENTICATED;
 use crate::api::access::LoggedQuery;
 use crate::audit::{Action, AuditEvent, AuditLog, Outcome};
@@ -194,7 +194,8 @@ async fn guard(State(state): State<Arc<GuardState>>, mut req: Request, next: Nex
         source: req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0),
     };
     let authenticator = state.control.current();
-    let principal = if authenticator.requires_credentials(any_of) {
+    let requires_credentials = authenticator.requires_credentials(any_of);
+    let principal = if requires_credentials {
         let certificate = req.extensions().get::<ClientCertificate>();
         // A cache hit is a hash and a lookup; a miss runs Argon2 (tens of ms).
         match tokio::task::block_in_place(|| authenticator.authenticate(req.headers(), certificate)) {
@@ -204,8 +205,16 @@ async fn guard(State(state): State<Arc<GuardState>>, mut req: Request, next: Nex
     } else {
         authenticator.anonymous()
     };
-    let tenants = match authorize(&principal, any_of, scope, &facts.route, req.headers(), state.control.tenant_headers)
-    {
+    // Where no credential is needed, only a tenant-scoped route has
+    // something to decide: which tenants the request names (an open relay
+    // writes as tenant `default` only, yet shows its `/metrics`).
+    let unguarded_global = !requires_credentials && matches!(scope, Scope::AnyTenant | Scope::AllTenants);
+    let decided = if unguarded_global {
+        Ok(Vec::new())
+    } else {
+        authorize(&principal, any_of, scope, &facts.route, req.headers(), state.control.tenant_headers)
+    };
+    let tenants = match decided {
         Ok(t) => t,
         Err(e) => return state.refuse(&principal.name, &e, facts, rule.format),
     };
@@ -258,7 +267,7 @@ mod tests {
     use super::*;
     use crate::auth::authenticator::Secrets;
     use crate::auth::principal::{Principal, Role, Tenants};
-    use crate::auth::{Coverage, Scope};
+    use crate::auth::Coverage;
     use crate::credentials::{hash_secret, SecretHash};
 
     /// A router with one read route that answers with the principal and
@@ -315,5 +324,39 @@ mod tests {
         assert!(body.contains("invalid credentials"), "{body}");
         assert_eq!(send(&app, "/open", &[]).await.1, "open");
         assert_eq!(send(&app, "/nowhere", &bearer).await.0, 404, "unrouted paths reach the fallback");
+    }
+}
+
+#[cfg(test)]
+mod open_tests {
+    use axum::body::Body;
+    use axum::http::Request as HttpRequest;
+    use axum::routing::{get, post};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::auth::principal::{default_tenant, Principal, Role, Tenants};
+    use crate::auth::{Coverage, Scope};
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_open_server_shows_its_global_routes_and_writes_only_as_its_anonymous_tenant() {
+        let authenticator =
+            Authenticator::new([], Coverage::Nothing, Principal::anonymous(Tenants::one(default_tenant())));
+        let control = Arc::new(AccessControl::new(authenticator, &[TENANT_HEADER]));
+        let app = GuardedRouter::default()
+            .route(
+                RouteRule::new("/metrics", &[Role::Metrics], Scope::AllTenants, ErrorFormat::Text),
+                get(|| async { "m" }),
+            )
+            .route(RouteRule::new("/write", &[Role::Write], Scope::Tenant, ErrorFormat::Text), post(|| async { "w" }))
+            .guard(control, AuditLog::disabled());
+        let status = |req: HttpRequest<Body>| {
+            let app = app.clone();
+            async move { app.oneshot(req).await.expect("response").status().as_u16() }
+        };
+        assert_eq!(status(HttpRequest::get("/metrics").body(Body::empty()).expect("req")).await, 200);
+        assert_eq!(status(HttpRequest::post("/write").body(Body::empty()).expect("req")).await, 200);
+        let other = HttpRequest::post("/write").header(TENANT_HEADER, "other").body(Body::empty()).expect("req");
+        assert_eq!(status(other).await, 403);
     }
 }

@@ -398,6 +398,27 @@ fn every_endpoint_needs_its_role_and_tenant_and_reads_may_span_tenants() {
     assert_eq!(r.status(), 400, "several tenants and no header: name one");
     assert!(r.text().expect("text").contains("X-Scope-OrgID"), "the refusal says to set the header");
 
+    // Reload: a new credential works at once; a broken file keeps the old ones.
+    let config_file = tmp.path().join("store.yaml");
+    let reload = |credential: &str| {
+        let r = client().post(format!("{}/-/reload", store.url)).bearer_auth(token(credential)).send().expect("reload");
+        (r.status().as_u16(), r.text().unwrap_or_default())
+    };
+    let late = format!(
+        "{}    - {{name: late, tenants: [{A}], roles: [read], bearer_token_hashes: ['{}']}}\n",
+        auth_yaml(),
+        hash_secret(token("late").as_bytes())
+    );
+    assert_eq!(query(&store.url, "late", A, "alpha_metric").0, 401, "not yet configured");
+    std::fs::write(&config_file, late).expect("config");
+    assert_eq!(reload("admin-all").0, 200);
+    assert_eq!(query(&store.url, "late", A, "alpha_metric").0, 200, "configured by the reload");
+    std::fs::write(&config_file, "auth:\n  credentials: [{name: broken}]\n").expect("config");
+    let (status, text) = reload("admin-all");
+    assert_eq!(status, 500, "{text}");
+    assert!(text.contains("the credentials in force stay"), "{text}");
+    assert_eq!(query(&store.url, "late", A, "alpha_metric").0, 200, "a refused reload changes nothing");
+
     relay.stop();
     store.stop();
 }
