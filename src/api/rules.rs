@@ -9,7 +9,6 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use serde_json::{json, Map, Value};
 
 use super::request::ApiRequest;
