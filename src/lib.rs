@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`audit`] | the hash-chained audit log |
 //! | [`backup_cmd`] | `rampart backup` and the store's admin socket that takes online backups |
+//! | [`auth`] | principals, roles and the access layer of every endpoint |
 //! | [`cli`] | command-line flags |
 //! | [`config`] | the YAML config tree and its defaults |
 //! | [`credentials`] | hashed secrets and the cache of verified credentials |
@@ -23,6 +24,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod auth;
 pub mod backup_cmd;
 pub mod cli;
 pub mod config;

@@ -29,12 +29,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let audit = AuditLog::open(&config.audit, &config.data_dir)?;
-    let state = Arc::new(AppState::new(config.ingest.clone()).with_query(config.query.clone()).with_audit(audit));
+    let access = api::auth::StoreAccess::new(&config.auth, config.source.clone());
+    let state = Arc::new(
+        AppState::new(config.ingest.clone()).with_query(config.query.clone()).with_audit(audit).with_access(access),
+    );
+    api::auth::reload_on_sighup(state.access.clone(), state.audit.clone());
     let lease = api::ha_tracker::HaLease::open(config.data_dir.join("ha_tracker.json"))
         .context("reading the HA lease state")?;
     let server = tokio::spawn({
-        let app = api::router(state.clone()).merge(api::ha_tracker::router(Arc::new(lease)));
-        let app = api::auth::require_write_credentials(app, &config.auth);
+        let app = api::router(state.clone(), Arc::new(lease));
         crate::tls::serve(listener, tls, app, shutdown_signal())
     });
 

@@ -6,26 +6,24 @@
 //!   JSON summary.
 //! - `POST|PUT /api/v1/admin/tsdb/delete_series`: Prometheus's delete API
 //!   (`match[]` repeated and required, optional `start`/`end`), 204 on
-//!   success, `bad_data` on bad input. Every call, refused or not, is an
-//!   audit event; each selector is a manifest entry (`Db::delete_series`).
+//!   success, `bad_data` on bad input. The access layer audits every call
+//!   with the selectors and times this handler attaches; each selector is a
+//!   manifest entry (`Db::delete_series`) naming the principal.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, State};
-use axum::http::{Extensions, Method, StatusCode};
-use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde_json::{json, Value};
 
+use super::access::with_query;
 use super::params::{parse_matcher_sets, time_param, MAX_TIME_MS, MIN_TIME_MS};
 use super::request::ApiRequest;
 use super::response::{ApiError, ApiSuccess};
 use super::AppState;
-use crate::audit::{Action, AuditEvent, Outcome};
-
-/// Who deletes, until requests carry an authenticated principal.
-const ANONYMOUS: &str = "anonymous";
-const DELETE_SERIES_PATH: &str = "/api/v1/admin/tsdb/delete_series";
+use crate::auth::Principal;
 
 /// Flushes and compacts everything now.
 pub async fn flush(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
@@ -70,52 +68,33 @@ pub async fn flush(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Valu
 }
 
 /// Deletes the selected series' samples in `[start, end]` (Prometheus's
-/// `deleteSeries`), recording the call in the audit log.
+/// `deleteSeries`) in the principal's name; the access layer records the
+/// call, with the selectors and times this attaches, in the audit log.
 pub async fn delete_series(
     State(state): State<Arc<AppState>>,
-    extensions: Extensions,
-    method: Method,
+    Extension(principal): Extension<Arc<Principal>>,
     request: Result<ApiRequest, ApiError>,
-) -> Result<ApiSuccess, ApiError> {
-    let source = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    let (tenant, target, result) = match request {
-        Ok(req) => {
-            let target = delete_target(&method, &req);
-            let result = run_delete(&state, &req).await;
-            (req.tenant.as_str().to_owned(), target, result)
-        }
-        Err(e) => (String::new(), format!("{method} {DELETE_SERIES_PATH}"), Err(e)),
-    };
-    let outcome = if result.is_ok() { Outcome::Success } else { Outcome::Error };
-    state.audit.record(AuditEvent {
-        principal: ANONYMOUS.into(),
-        tenant,
-        action: Action::Admin,
-        target,
-        outcome,
-        source,
-    });
-    result
+) -> Response {
+    match request {
+        Ok(req) => with_query(delete_target(&req), run_delete(&state, &req, &principal.name).await),
+        Err(e) => e.into_response(),
+    }
 }
 
-/// `POST /api/v1/admin/tsdb/delete_series match[]=<selector> ... start=<ms> end=<ms>`:
-/// the audit target, with the selectors as sent and the times as applied.
-fn delete_target(method: &Method, req: &ApiRequest) -> String {
-    let mut target = format!("{method} {DELETE_SERIES_PATH}");
-    for m in req.params.all("match[]") {
-        target.push_str(" match[]=");
-        target.push_str(m);
-    }
+/// `match[]=<selector> ... start=<ms> end=<ms>`: what the audit record
+/// names, the selectors as sent and the times as applied.
+fn delete_target(req: &ApiRequest) -> String {
+    let mut parts: Vec<String> = req.params.all("match[]").iter().map(|m| format!("match[]={m}")).collect();
     for (name, default) in [("start", MIN_TIME_MS), ("end", MAX_TIME_MS)] {
         match time_param(&req.params, name, default) {
-            Ok(t) => target.push_str(&format!(" {name}={t}")),
-            Err(_) => target.push_str(&format!(" {name}={}", req.params.get(name).unwrap_or_default())),
+            Ok(t) => parts.push(format!("{name}={t}")),
+            Err(_) => parts.push(format!("{name}={}", req.params.get(name).unwrap_or_default())),
         }
     }
-    target
+    parts.join(" ")
 }
 
-async fn run_delete(state: &AppState, req: &ApiRequest) -> Result<ApiSuccess, ApiError> {
+async fn run_delete(state: &AppState, req: &ApiRequest, requested_by: &str) -> Result<ApiSuccess, ApiError> {
     let selectors = req.params.all("match[]");
     if selectors.is_empty() {
         return Err(ApiError::bad_data("no match[] parameter provided"));
@@ -125,9 +104,10 @@ async fn run_delete(state: &AppState, req: &ApiRequest) -> Result<ApiSuccess, Ap
     let sets = parse_matcher_sets(&selectors).map_err(|e| ApiError::invalid_param("match[]", e))?;
     let db = state.db()?;
     let tenant = req.tenant.as_str().to_owned();
+    let requested_by = requested_by.to_owned();
     tokio::task::spawn_blocking(move || {
         for matchers in &sets {
-            db.delete_series(&tenant, matchers, start, end, ANONYMOUS)?;
+            db.delete_series(&tenant, matchers, start, end, &requested_by)?;
         }
         Ok::<_, rampart_storage::Error>(())
     })

@@ -16,9 +16,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use parking_lot::Mutex;
 
+use crate::auth::{ErrorFormat, GuardedRouter, Role, RouteRule, Scope};
 use crate::relay::ha::Elections;
 use crate::relay::lease::{ElectRequest, ELECT_PATH};
 use crate::tenant;
@@ -36,9 +37,10 @@ impl HaLease {
     }
 }
 
-/// The lease route.
-pub fn router(lease: Arc<HaLease>) -> Router {
-    Router::new().route(ELECT_PATH, post(elect)).with_state(lease)
+/// The lease route: relays ask it on behalf of the tenant they write for.
+pub fn routes() -> GuardedRouter<Arc<HaLease>> {
+    GuardedRouter::default()
+        .route(RouteRule::new(ELECT_PATH, &[Role::Write], Scope::Tenant, ErrorFormat::Text), post(elect))
 }
 
 async fn elect(State(lease): State<Arc<HaLease>>, headers: HeaderMap, Json(req): Json<ElectRequest>) -> Response {

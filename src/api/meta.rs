@@ -10,6 +10,11 @@
 //!
 //! A missing `start`/`end` means Prometheus's `MinTime`/`MaxTime`; only
 //! series with samples in the range count.
+//!
+//! Series, label names, label values and metadata read several tenants
+//! (`X-Scope-OrgID: a|b`) as PromQL does: series carry `__tenant_id__`,
+//! which is then also a label name with the tenants as its values, and
+//! `__tenant_id__` matchers choose the tenants (`crate::promql::storage`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,6 +22,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use promql_parser::parser::{Expr, VectorSelector};
+use rampart_storage::labels::METRIC_NAME;
 use rampart_storage::{Labels, Matcher};
 use serde::Serialize;
 
@@ -28,7 +34,8 @@ use super::params::{
 use super::request::{ApiRequest, Params};
 use super::response::{format_value, write_labels, write_str, write_timestamp, ApiError, ApiSuccess};
 use super::AppState;
-use crate::promql::storage::selector_matchers;
+use crate::promql::storage::{federate, selector_matchers, with_tenant_label, TENANT_LABEL};
+use crate::tenant::TenantId;
 
 /// The warning of a result cut short by `limit`.
 const TRUNCATED: &str = "results truncated due to limit";
@@ -80,12 +87,15 @@ async fn find_series(state: &AppState, req: ApiRequest) -> Result<ApiSuccess, Ap
     let r = range_and_limit(p)?;
     let sets = parse_matcher_sets(&selectors).map_err(|e| ApiError::invalid_param("match[]", e))?;
     let found = blocking(move || {
-        let querier = db.querier(req.tenant.as_str(), r.start, r.end);
+        let federated = req.tenants.len() > 1;
         let mut all: Vec<Labels> = Vec::new();
         for set in &sets {
-            all.extend(querier.series(set)?);
+            for (tenant, own) in federate(&req.tenants, set) {
+                let found = db.querier(tenant.as_str(), r.start, r.end).series(&own)?;
+                all.extend(found.into_iter().map(|l| if federated { with_tenant_label(l, tenant) } else { l }));
+            }
         }
-        if sets.len() > 1 {
+        if sets.len() > 1 || federated {
             all.sort();
             all.dedup();
         }
@@ -115,8 +125,15 @@ async fn find_label_names(state: &AppState, req: ApiRequest) -> Result<ApiSucces
     let r = range_and_limit(&req.params)?;
     let sets = parse_matcher_sets(&req.params.all("match[]")).map_err(ApiError::bad_data)?;
     let names = blocking(move || {
-        let querier = db.querier(req.tenant.as_str(), r.start, r.end);
-        Ok(union(&sets, |set| querier.label_names(set))?)
+        Ok(union(&sets, |set| {
+            per_tenant(&req.tenants, set, |tenant, own| {
+                let mut names = db.querier(tenant.as_str(), r.start, r.end).label_names(own)?;
+                if req.tenants.len() > 1 && !names.is_empty() {
+                    names.push(TENANT_LABEL.to_owned());
+                }
+                Ok(names)
+            })
+        })?)
     })
     .await?;
     let (names, warning) = limited(names, r.limit);
@@ -135,8 +152,17 @@ async fn find_label_values(state: &AppState, raw_name: &str, req: ApiRequest) ->
     let r = range_and_limit(&req.params)?;
     let sets = parse_matcher_sets(&req.params.all("match[]")).map_err(ApiError::bad_data)?;
     let values = blocking(move || {
-        let querier = db.querier(req.tenant.as_str(), r.start, r.end);
-        Ok(union(&sets, |set| querier.label_values(&name, set))?)
+        let tenant_ids = req.tenants.len() > 1 && name == TENANT_LABEL;
+        Ok(union(&sets, |set| {
+            per_tenant(&req.tenants, set, |tenant, own| {
+                let querier = db.querier(tenant.as_str(), r.start, r.end);
+                if !tenant_ids {
+                    return querier.label_values(&name, own);
+                }
+                let has_series = !querier.label_values(METRIC_NAME, own)?.is_empty();
+                Ok(if has_series { vec![tenant.to_string()] } else { Vec::new() })
+            })
+        })?)
     })
     .await?;
     let (values, warning) = limited(values, r.limit);
@@ -163,8 +189,26 @@ fn union(
     }
 }
 
+/// `f` over each tenant of a read with its own matchers
+/// ([`federate`]), the results merged, sorted and deduplicated.
+fn per_tenant(
+    tenants: &[TenantId],
+    set: &[Matcher],
+    f: impl Fn(&TenantId, &[Matcher]) -> rampart_storage::Result<Vec<String>>,
+) -> rampart_storage::Result<Vec<String>> {
+    let mut all = Vec::new();
+    for (tenant, own) in federate(tenants, set) {
+        all.extend(f(tenant, &own)?);
+    }
+    if tenants.len() > 1 {
+        all.sort();
+        all.dedup();
+    }
+    Ok(all)
+}
+
 /// One entry of `/api/v1/metadata`.
-#[derive(Serialize)]
+#[derive(PartialEq, Serialize)]
 struct MetadataEntry {
     #[serde(rename = "type")]
     kind: String,
@@ -192,19 +236,27 @@ async fn find_metadata(state: &AppState, req: ApiRequest) -> Result<ApiSuccess, 
         None => -1,
     };
     let metric = p.get("metric").map(str::to_owned);
-    let entries =
-        blocking(move || Ok(db.querier(req.tenant.as_str(), MIN_TIME_MS, MAX_TIME_MS).metadata(metric.as_deref())?))
-            .await?;
+    let entries = blocking(move || {
+        let mut all = Vec::new();
+        for tenant in &req.tenants {
+            all.extend(db.querier(tenant.as_str(), MIN_TIME_MS, MAX_TIME_MS).metadata(metric.as_deref())?);
+        }
+        // Families in order, so that several tenants' entries group.
+        all.sort_by(|a, b| a.metric_family.cmp(&b.metric_family));
+        Ok(all)
+    })
+    .await?;
     let mut out: BTreeMap<String, Vec<MetadataEntry>> = BTreeMap::new();
     for m in entries {
         if limit >= 0 && out.len() as i64 >= limit && !out.contains_key(&m.metric_family) {
             break;
         }
         let list = out.entry(m.metric_family).or_default();
-        if limit_per_metric > 0 && list.len() as i64 >= limit_per_metric {
+        let entry = MetadataEntry { kind: m.kind, help: m.help, unit: m.unit };
+        if (limit_per_metric > 0 && list.len() as i64 >= limit_per_metric) || list.contains(&entry) {
             continue;
         }
-        list.push(MetadataEntry { kind: m.kind, help: m.help, unit: m.unit });
+        list.push(entry);
     }
     ApiSuccess::json(&out)
 }

@@ -17,7 +17,8 @@ use super::request::{ApiRequest, Params};
 use super::response::{annotation_strings, query_data, ApiError, ApiSuccess};
 use super::AppState;
 use crate::promql::gocompat::format::quote;
-use crate::promql::{self, Engine, QueryOutput, TenantStorage, Value};
+use crate::promql::storage::FederatedStorage;
+use crate::promql::{self, Engine, QueryOutput, Value};
 
 /// Most points per series a range query may ask for.
 const MAX_POINTS_PER_SERIES: i64 = 11_000;
@@ -42,7 +43,7 @@ async fn run_instant(state: &AppState, req: ApiRequest, text: String) -> Result<
     let job_text = text.clone();
     let out = exec
         .run(exec.timeout(timeout), exec.engine_options(lookback), move |opts| {
-            let storage = TenantStorage::new(&db, req.tenant.as_str());
+            let storage = FederatedStorage::new(&db, &req.tenants);
             Engine::new(opts).instant(&storage, &job_text, &expr, t)
         })
         .await?;
@@ -99,7 +100,7 @@ async fn run_range(state: &AppState, req: ApiRequest, text: String) -> Result<Ap
     let job_text = text.clone();
     let out = exec
         .run(exec.timeout(timeout), exec.engine_options(lookback), move |opts| {
-            let storage = TenantStorage::new(&db, req.tenant.as_str());
+            let storage = FederatedStorage::new(&db, &req.tenants);
             Engine::new(opts).range(&storage, &job_text, &expr, start, end, step_ms)
         })
         .await?;

@@ -1,13 +1,15 @@
-//! What every query API handler reads from a request: the tenant
-//! (`X-Scope-OrgID`, as ingest reads it) and the parameters, merged from a
-//! form-encoded body and the URL the way Go's `Request.Form` merges them
-//! (body values first), so that GET and form POST are the same call.
+//! What every query API handler reads from a request: the tenants (as the
+//! access layer authorized them from `X-Scope-OrgID`, see `crate::auth`)
+//! and the parameters, merged from a form-encoded body and the URL the way
+//! Go's `Request.Form` merges them (body values first), so that GET and
+//! form POST are the same call.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap, Method};
 
 use super::response::ApiError;
+use crate::auth::RequestTenants;
 use crate::tenant::{self, TenantId};
 
 /// Request parameters in Go's `Request.Form` order.
@@ -39,11 +41,14 @@ impl Params {
     }
 }
 
-/// The tenant and parameters of a query API call.
+/// The tenants and parameters of a query API call.
 #[derive(Clone, Debug)]
 pub struct ApiRequest {
-    /// Whose data the call reads.
+    /// Whose data the call reads: the only tenant on single-tenant routes
+    /// (the access layer refuses more), the first of [`Self::tenants`].
     pub tenant: TenantId,
+    /// Every tenant the call reads (`a|b`), sorted; never empty.
+    pub tenants: Vec<TenantId>,
     /// The call's parameters.
     pub params: Params,
 }
@@ -58,7 +63,13 @@ impl<S: Send + Sync> FromRequest<S> for ApiRequest {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let tenant = tenant_of(req.headers())?;
+        // Routes that touch no tenant's data get no tenants from the
+        // access layer; for them the header is read as before.
+        let tenants = match req.extensions().get::<RequestTenants>() {
+            Some(RequestTenants(t)) if !t.is_empty() => t.clone(),
+            _ => vec![tenant_of(req.headers())?],
+        };
+        let tenant = tenants[0].clone();
         let query = req.uri().query().map(str::to_owned);
         // Go's ParseForm reads the body only for these methods and this type.
         let is_form = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH)
@@ -77,7 +88,7 @@ impl<S: Send + Sync> FromRequest<S> for ApiRequest {
         } else {
             None
         };
-        Ok(Self { tenant, params: Params::new(query.as_deref(), body.as_deref()) })
+        Ok(Self { tenant, tenants, params: Params::new(query.as_deref(), body.as_deref()) })
     }
 }
 

@@ -79,17 +79,22 @@ pub async fn alerts(State(state): State<Arc<AppState>>, req: ApiRequest) -> Resu
     ApiSuccess::json(&json!({ "alerts": alerts }))
 }
 
-/// `POST /-/reload`: reloads rule files; 500 with the problems when a file
-/// could not be loaded (its previous groups keep running).
+/// `POST /-/reload`: reloads the credentials (`auth:`) and rule files; 500
+/// with the problems when something could not be loaded (what was in force
+/// stays: the previous credentials, a bad file's previous groups).
 pub async fn reload(State(state): State<Arc<AppState>>) -> Response {
-    let Some(ruler) = state.ruler.get() else { return StatusCode::OK.into_response() };
-    match ruler.reload() {
-        Ok(()) => StatusCode::OK.into_response(),
-        Err(errors) => {
-            let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            (StatusCode::INTERNAL_SERVER_ERROR, format!("failed to reload rules:\n{}\n", text.join("\n")))
-                .into_response()
-        }
+    let mut problems = Vec::new();
+    if let Err(e) = state.access.reload() {
+        problems.push(format!("failed to reload the auth section, the credentials in force stay: {e}"));
+    }
+    if let Some(Err(errors)) = state.ruler.get().map(|r| r.reload()) {
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        problems.push(format!("failed to reload rules:\n{}", text.join("\n")));
+    }
+    if problems.is_empty() {
+        StatusCode::OK.into_response()
+    } else {
+        (StatusCode::INTERNAL_SERVER_ERROR, format!("{}\n", problems.join("\n"))).into_response()
     }
 }
 

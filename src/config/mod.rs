@@ -38,7 +38,7 @@ pub struct Config {
     pub query: QueryConfig,
     /// Logging.
     pub log: LogConfig,
-    /// Who may write to the store.
+    /// Who may use the store: credentials, tenants and roles.
     pub auth: auth::AuthConfig,
     /// Recording and alerting rules.
     pub rules: rules::RulesConfig,
@@ -48,6 +48,9 @@ pub struct Config {
     pub audit: audit::AuditConfig,
     /// HTTPS and client certificates.
     pub tls: tls::ServerTlsConfig,
+    /// The file this config was read from (re-read on reload); not a key.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -64,6 +67,7 @@ impl Default for Config {
             alerting: alerting::AlertingConfig::default(),
             audit: audit::AuditConfig::default(),
             tls: tls::ServerTlsConfig::default(),
+            source: None,
         }
     }
 }
@@ -153,8 +157,9 @@ impl Config {
         let mut problems = config.rules.problems();
         problems.extend(config.alerting.problems("alerting"));
         problems.extend(config.tls.problems("tls"));
+        problems.extend(config.auth.problems());
         if problems.is_empty() {
-            Ok(config)
+            Ok(Self { source: Some(path.to_owned()), ..config })
         } else {
             Err(ConfigError::Invalid { path: path.to_owned(), problems })
         }

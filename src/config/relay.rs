@@ -18,6 +18,8 @@ use super::size::deserialize_size;
 use super::store::FsyncMode;
 use super::tls::{ServerTlsConfig, TlsClientConfig};
 use super::{ConfigError, LogConfig};
+pub use crate::auth::BasicAuthUser;
+use crate::auth::CredentialConfig;
 use crate::credentials::SecretHash;
 use crate::duration::{deserialize_duration, format_duration};
 use crate::ingest::IngestLimits;
@@ -34,9 +36,16 @@ pub struct RelayConfig {
     pub data_dir: PathBuf,
     /// HTTPS and client certificates.
     pub tls: ServerTlsConfig,
-    /// Tenants and the credentials that write to each; empty means no
+    /// Tenants and the credentials that write to each (role `write` for
+    /// that tenant); empty (and no `auth.credentials`) means no
     /// authentication, every write going to tenant `default`.
     pub tenants: Vec<TenantConfig>,
+    /// Credentials with other roles or several tenants (`crate::auth`):
+    /// `admin` for `/api/v1/relay/status`, `metrics` for `/metrics`,
+    /// `write` for a service writing for many tenants. With any of them
+    /// every endpoint but the probes needs a credential; with only
+    /// `tenants`, only writes do.
+    pub auth: RelayAuthConfig,
     /// The store the relay forwards to.
     pub store: UpstreamConfig,
     /// The on-disk queue between acknowledgement and forwarding.
@@ -51,6 +60,20 @@ pub struct RelayConfig {
     pub overrides: OverridesConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The audit log of refused requests, status reads and reloads
+    /// [default dir: `<data_dir>/audit`].
+    pub audit: super::audit::AuditConfig,
+    /// The file this config was read from (re-read on SIGHUP); not a key.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+/// `auth:` of the relay.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelayAuthConfig {
+    /// Principals, their tenants and roles, and their secrets.
+    pub credentials: Vec<CredentialConfig>,
 }
 
 impl Default for RelayConfig {
@@ -67,6 +90,9 @@ impl Default for RelayConfig {
             limits: TenantLimits::default(),
             overrides: OverridesConfig::default(),
             log: LogConfig::default(),
+            auth: RelayAuthConfig::default(),
+            audit: super::audit::AuditConfig::default(),
+            source: None,
         }
     }
 }
@@ -85,16 +111,6 @@ pub struct TenantConfig {
     /// Client certificates of this tenant, by subject common name or DNS
     /// name (needs `tls.client_ca_file`).
     pub client_certificate_names: Vec<String>,
-}
-
-/// One basic-auth user.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BasicAuthUser {
-    /// User name; unique across all tenants.
-    pub username: String,
-    /// Hash of the password.
-    pub password_hash: SecretHash,
 }
 
 /// `store:`: where and how the relay forwards.
@@ -342,6 +358,7 @@ impl RelayConfig {
             config.store.url = u.clone();
         }
         let path = args.config.clone().unwrap_or_else(|| PathBuf::from("<command line>"));
+        config.source = args.config.clone();
         config.validate().map_err(|problems| ConfigError::Invalid { path, problems })?;
         Ok(config)
     }
@@ -352,7 +369,7 @@ impl RelayConfig {
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         let config = Self::from_yaml(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })?;
         config.validate().map_err(|problems| ConfigError::Invalid { path: path.to_owned(), problems })?;
-        Ok(config)
+        Ok(Self { source: Some(path.to_owned()), ..config })
     }
 
     /// Parses relay config YAML; an empty document gives the defaults.
@@ -384,9 +401,9 @@ impl RelayConfig {
                 problems.push(format!("tenants[{i}].client_certificate_names: needs tls.client_ca_file"));
             }
             for (j, u) in t.basic_auth.iter().enumerate() {
-                if let Some(first) = users.insert(u.username.as_str(), i) {
+                if let Some(first) = users.insert(u.username.clone(), format!("tenants[{i}]")) {
                     problems.push(format!(
-                        "tenants[{i}].basic_auth[{j}].username: {:?} is also a user of tenants[{first}]",
+                        "tenants[{i}].basic_auth[{j}].username: {:?} is also a user of {first}",
                         u.username
                     ));
                 }
@@ -394,6 +411,12 @@ impl RelayConfig {
         }
         problems.extend(self.tls.problems("tls"));
         self.store.tls_config.problems("store.tls_config", &mut problems);
+        problems.extend(crate::auth::problems("auth.credentials", &self.auth.credentials, &mut users));
+        for (i, c) in self.auth.credentials.iter().enumerate() {
+            if !c.client_certificate_names.is_empty() && self.tls.client_ca_file.is_none() {
+                problems.push(format!("auth.credentials[{i}].client_certificate_names: needs tls.client_ca_file"));
+            }
+        }
         if self.forward.shards == 0 {
             problems.push("forward.shards: must be > 0".into());
         }

@@ -1,6 +1,7 @@
 //! Why the relay refuses a whole request, with the class that decides its
 //! HTTP status (and so whether the sender retries) and the headers the
-//! status calls for (`WWW-Authenticate` on 401, `Retry-After` on 429/503).
+//! status calls for (`Retry-After` on 429/503). Refusals for credentials
+//! and tenants are the access layer's (`crate::auth`).
 
 use std::time::Duration;
 
@@ -8,31 +9,9 @@ use crate::error_class::ErrorClass;
 use crate::ingest::IngestError;
 use crate::tenant::TenantId;
 
-/// The challenge sent with every 401.
-pub const WWW_AUTHENTICATE: &str = "Bearer realm=\"rampart\", Basic realm=\"rampart\"";
-
 /// A request the relay refuses whole.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
-    /// No `Authorization` header.
-    #[error("missing credentials: send Authorization: Bearer <token> or HTTP basic auth of your tenant")]
-    MissingCredentials,
-    /// Credentials that match no tenant, or a malformed header.
-    #[error("invalid credentials: the token or user and password match no tenant of this relay")]
-    BadCredentials,
-    /// A tenant header that names another tenant than the credential's.
-    #[error(
-        "header {header}: {sent:?} does not match the tenant {tenant} of your credentials: drop the header or set it \
-         to {tenant}"
-    )]
-    TenantMismatch {
-        /// `X-Scope-OrgID` or `THANOS-TENANT`.
-        header: &'static str,
-        /// Its value.
-        sent: String,
-        /// The credential's tenant.
-        tenant: TenantId,
-    },
     /// The request cannot be read (size, snappy, protobuf).
     #[error(transparent)]
     Ingest(#[from] IngestError),
@@ -83,8 +62,6 @@ impl RelayError {
     /// The class that decides status and retries.
     pub fn class(&self) -> ErrorClass {
         match self {
-            RelayError::MissingCredentials | RelayError::BadCredentials => ErrorClass::Unauthorized,
-            RelayError::TenantMismatch { .. } => ErrorClass::Forbidden,
             RelayError::Ingest(e) => e.class(),
             RelayError::Body(_) => ErrorClass::BadInput,
             RelayError::RateLimited { .. } => ErrorClass::TooManyRequests,
@@ -105,9 +82,6 @@ impl RelayError {
     /// Stable name for `rampart_relay_requests_refused_total{reason}`.
     pub fn reason(&self) -> &'static str {
         match self {
-            RelayError::MissingCredentials => "missing_credentials",
-            RelayError::BadCredentials => "bad_credentials",
-            RelayError::TenantMismatch { .. } => "tenant_mismatch",
             RelayError::Ingest(IngestError::BodyTooLarge { .. } | IngestError::DecodedTooLarge { .. }) => {
                 "request_too_large"
             }
@@ -127,13 +101,6 @@ mod tests {
     fn statuses_and_retry_hints() {
         let tenant = crate::tenant::from_header(Some("a")).expect("tenant");
         let cases = [
-            (RelayError::MissingCredentials, 401, None),
-            (RelayError::BadCredentials, 401, None),
-            (
-                RelayError::TenantMismatch { header: "X-Scope-OrgID", sent: "b".into(), tenant: tenant.clone() },
-                403,
-                None,
-            ),
             (RelayError::Ingest(IngestError::BodyTooLarge { size: 2, limit: 1 }), 413, None),
             (
                 RelayError::RateLimited {

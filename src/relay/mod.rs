@@ -2,7 +2,7 @@
 //! remote-write relay in front of the store.
 //!
 //! Write path, one module per step:
-//! [`auth`] (credentials → tenant) → `ingest` decode and validate (shared
+//! [`auth`] (credentials → tenant, via `crate::auth`'s access layer) → `ingest` decode and validate (shared
 //! with the store) → [`ha`] (elected replica per cluster, per series) →
 //! [`relabel`] (per tenant) → [`limits`] (rate, active series) → [`queue`]
 //! (durable, fsynced) → 2xx; then [`forward`] sends the queue to the store
@@ -39,10 +39,11 @@ use parking_lot::Mutex;
 use rampart_storage::FsyncPolicy;
 use tokio::net::TcpListener;
 
+use crate::audit::{Action, AuditLog};
+use crate::auth::{AccessControl, ErrorFormat, GuardedRouter, RefusalHook, Role, RouteRule, Scope};
 use crate::config::relay::RelayConfig;
 use crate::config::store::FsyncMode;
 use crate::tls::ServerTls;
-use auth::Authenticator;
 use forward::{ForwardSettings, Tracker};
 use ha::HaTracker;
 use limits::{RateLimiter, SeriesLimiter};
@@ -55,7 +56,7 @@ const HA_SAVE_PERIOD: Duration = Duration::from_secs(1);
 
 /// Everything a relay request needs.
 pub struct Relay {
-    auth: Authenticator,
+    access: Arc<AccessControl>,
     overrides: Overrides,
     queue: Arc<Queue>,
     ha: HaTracker,
@@ -66,24 +67,54 @@ pub struct Relay {
     shards: u8,
 }
 
-/// The relay's routes.
-fn router(relay: Arc<Relay>) -> Router {
-    Router::new()
-        .route("/api/v1/write", post(receive::remote_write))
-        .route("/api/v1/push", post(receive::remote_write))
-        .route("/api/v1/receive", post(receive::remote_write))
-        .route("/api/v1/relay/status", get(status::status))
-        .route("/metrics", get(status::metrics))
-        .route("/-/healthy", get(status::healthy))
-        .route("/-/ready", get(status::ready))
-        .layer(axum::extract::DefaultBodyLimit::disable())
-        .with_state(relay)
+/// Paths of remote write.
+const WRITE_PATHS: [&str; 3] = ["/api/v1/write", "/api/v1/push", "/api/v1/receive"];
+
+/// The relay's routes, each with the role it needs.
+fn routes() -> GuardedRouter<Arc<Relay>> {
+    let write = |path| RouteRule::new(path, &[Role::Write], Scope::Tenant, ErrorFormat::Text);
+    let [write_path, push_path, receive_path] = WRITE_PATHS;
+    GuardedRouter::default()
+        .route(write(write_path), post(receive::remote_write))
+        .route(write(push_path), post(receive::remote_write))
+        .route(write(receive_path), post(receive::remote_write))
+        // Every tenant's HA elections: an operator's view.
+        .route(
+            RouteRule::new("/api/v1/relay/status", &[Role::Admin], Scope::AllTenants, ErrorFormat::Text)
+                .audited(Action::Read),
+            get(status::status),
+        )
+        .route(RouteRule::new("/metrics", &[Role::Metrics], Scope::AllTenants, ErrorFormat::Text), get(status::metrics))
+        .route(RouteRule::open("/-/healthy"), get(status::healthy))
+        .route(RouteRule::open("/-/ready"), get(status::ready))
+}
+
+/// The rule of every route of the relay, as it serves them.
+pub fn route_rules() -> Vec<RouteRule> {
+    routes().rules().to_vec()
+}
+
+/// The relay's routes behind its access control.
+fn router(relay: Arc<Relay>, audit: AuditLog) -> Router {
+    let control = relay.access.clone();
+    routes().map(|r| r.with_state(relay)).guard(control, audit).layer(axum::extract::DefaultBodyLimit::disable())
+}
+
+/// Counts refused writes as the write handler counts its own refusals.
+fn count_refused_writes(metrics: Arc<RelayMetrics>) -> RefusalHook {
+    Box::new(move |path, e| {
+        if WRITE_PATHS.contains(&path) {
+            metrics.requests_refused.add([e.reason()], 1);
+            metrics.requests.add([&e.status().to_string()], 1);
+        }
+    })
 }
 
 /// Checks that an open relay (no tenants) only listens on loopback, unless
 /// the operator said otherwise.
 pub fn check_exposure(config: &RelayConfig, insecure_no_auth: bool) -> anyhow::Result<()> {
-    if config.tenants.is_empty() && !config.listen.ip().is_loopback() && !insecure_no_auth {
+    let open = config.tenants.is_empty() && config.auth.credentials.is_empty();
+    if open && !config.listen.ip().is_loopback() && !insecure_no_auth {
         anyhow::bail!(
             "refusing to listen on {} without credentials: anyone who reaches it could write as tenant \"default\". \
              Configure tenants with hashed credentials (rampart hash-secret), listen on 127.0.0.1, or pass \
@@ -91,7 +122,7 @@ pub fn check_exposure(config: &RelayConfig, insecure_no_auth: bool) -> anyhow::R
             config.listen
         );
     }
-    if config.tenants.is_empty() {
+    if open {
         tracing::warn!(listen = %config.listen, "relay: no tenants configured; writes are not authenticated");
     }
     Ok(())
@@ -159,8 +190,13 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()> + Send 
         crate::now_ms(),
     )
     .context("reading the relay's HA state")?;
+    let audit = AuditLog::open(&config.audit, &config.data_dir)?;
+    let access = AccessControl::new(auth::authenticator(&config)?, auth::TENANT_HEADERS)
+        .with_refusal_hook(count_refused_writes(metrics.clone()));
+    let access = Arc::new(access);
+    auth::reload_on_sighup(access.clone(), config.source.clone(), audit.clone());
     let relay = Arc::new(Relay {
-        auth: Authenticator::new(&config.tenants)?,
+        access,
         overrides: Overrides::new(config.limits.clone(), config.overrides.file.clone())?,
         queue: queue.clone(),
         ha,
@@ -177,7 +213,7 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()> + Send 
         tokio::spawn(save_ha_periodically(relay.clone())),
         tokio::spawn(reload_overrides(relay.clone(), config.overrides.reload_period)),
     ];
-    crate::tls::serve(listener, tls, router(relay.clone()), shutdown).await.context("serving HTTP")?;
+    crate::tls::serve(listener, tls, router(relay.clone(), audit), shutdown).await.context("serving HTTP")?;
     for task in background {
         task.abort();
     }
@@ -212,6 +248,28 @@ async fn reload_overrides(relay: Arc<Relay>, every: Duration) {
                 relay.metrics.overrides_reload_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::error!(error = %e, "relay: overrides file refused; the previous overrides stay in force");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Access;
+
+    #[test]
+    fn writes_need_a_tenant_and_operator_views_every_tenant() {
+        for rule in route_rules() {
+            let want = match rule.path {
+                "/-/healthy" | "/-/ready" => Access::Open,
+                "/api/v1/relay/status" => Access::Role { any_of: &[Role::Admin], scope: Scope::AllTenants },
+                "/metrics" => Access::Role { any_of: &[Role::Metrics], scope: Scope::AllTenants },
+                p => {
+                    assert!(WRITE_PATHS.contains(&p), "unexpected route {p}");
+                    Access::Role { any_of: &[Role::Write], scope: Scope::Tenant }
+                }
+            };
+            assert_eq!(rule.access, want, "{}", rule.path);
         }
     }
 }

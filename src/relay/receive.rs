@@ -1,5 +1,5 @@
 //! `POST /api/v1/write` (and `/api/v1/push`, `/api/v1/receive`) on the
-//! relay: authenticate → tenant → read the body within the tenant's limit →
+//! relay: (the access layer authenticated and chose the tenant) → read the body within the tenant's limit →
 //! decode and validate exactly as the store does (the shared `ingest`
 //! module) → HA deduplication → relabeling and external labels → rate and
 //! series limits → durable queue → **only then** 2xx.
@@ -7,8 +7,7 @@
 //! Answers match the store's: 204 when everything was queued; 400 naming
 //! each refused reason with counts and examples when part was refused (the
 //! rest is queued); 413 for oversized bodies; plus what only the relay
-//! answers: 401 with `WWW-Authenticate`, 403 for another tenant's header,
-//! 429 with `Retry-After` over the rate, 503 with `Retry-After` when the
+//! answers (besides the access layer's 401 and 403): 429 with `Retry-After` over the rate, 503 with `Retry-After` when the
 //! queue is full. Samples of non-elected HA replicas and samples relabeling
 //! drops are acknowledged (204) and counted, as in Mimir.
 
@@ -18,24 +17,25 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use prost::Message;
 use rampart_storage::{Labels, Metadata};
 
-use super::error::{RelayError, WWW_AUTHENTICATE};
+use super::error::RelayError;
 use super::ha::HaLabels;
 use super::limits::SeriesRefused;
 use super::overrides::TenantSettings;
 use super::queue::Record;
 use super::series::{accepted_series, AcceptedSeries};
 use super::Relay;
+use crate::auth::RequestTenants;
 use crate::error_class::ErrorClass;
 use crate::ingest::{self, IngestError, Rejections, ValidatedWrite, WriteView};
 use crate::proto::prometheus as pb;
 use crate::tenant::TenantId;
-use crate::tls::ClientCertificate;
 
 /// Hash of a series' labels that picks its forwarding shard; fixed seeds,
 /// so a series keeps its shard across restarts (and its samples their order).
@@ -45,10 +45,18 @@ static SHARD_HASH: ahash::RandomState = ahash::RandomState::with_seeds(0x5241, 0
 const MAX_SERIES_REASON: &str = "per_user_series_limit";
 
 /// Receives one remote-write request.
-pub async fn remote_write(State(relay): State<Arc<Relay>>, request: axum::extract::Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let certificate = parts.extensions.get::<ClientCertificate>();
-    let (status, response) = match handle(&relay, &parts.headers, certificate, body).await {
+///
+/// The access layer authorized exactly one tenant (its route's scope).
+pub async fn remote_write(
+    State(relay): State<Arc<Relay>>,
+    Extension(RequestTenants(tenants)): Extension<RequestTenants>,
+    request: axum::extract::Request,
+) -> Response {
+    let Some(tenant) = tenants.into_iter().next() else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "the access layer authorized no tenant for this write\n")
+            .into_response();
+    };
+    let (status, response) = match handle(&relay, tenant, request.into_body()).await {
         Ok((status, text)) => (status, (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), text).into_response()),
         Err(e) => {
             relay.metrics.requests_refused.add([e.reason()], 1);
@@ -69,23 +77,13 @@ fn error_response(e: &RelayError) -> Response {
         _ => (e.class().http_status(), format!("{e}\n")),
     };
     let mut r = (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), text).into_response();
-    if e.class() == ErrorClass::Unauthorized {
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(WWW_AUTHENTICATE));
-    }
     if let Some(after) = e.retry_after() {
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
     }
     r
 }
 
-async fn handle(
-    relay: &Arc<Relay>,
-    headers: &HeaderMap,
-    certificate: Option<&ClientCertificate>,
-    body: Body,
-) -> Result<(u16, String), RelayError> {
-    // A cache hit is a hash and a lookup; a miss runs Argon2 (tens of ms).
-    let tenant = tokio::task::block_in_place(|| relay.auth.authenticate(headers, certificate))?;
+async fn handle(relay: &Arc<Relay>, tenant: TenantId, body: Body) -> Result<(u16, String), RelayError> {
     let settings = relay.overrides.get(tenant.as_str());
     let body = read_body(body, settings.ingest.max_body_bytes).await?;
     let relay = relay.clone();

@@ -22,7 +22,7 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_rampart")
 }
 
-/// A running `rampart all` process.
+/// A running `rampart` serving process (`all`, `store` or `relay`).
 pub struct Server {
     child: Child,
     /// Base URL, e.g. `http://127.0.0.1:40123`.
@@ -35,8 +35,15 @@ impl Server {
     /// Starts `rampart all` on `data_dir` with `config` (YAML) and waits for
     /// `/-/ready`.
     pub fn start(data_dir: &Path, config: &str) -> Server {
+        Self::start_mode("all", data_dir, config)
+    }
+
+    /// Starts `rampart <mode>` (e.g. `relay`) on `data_dir` with `config`
+    /// (YAML, kept beside `data_dir` so that a reload can re-read it) and
+    /// waits for `/-/ready`.
+    pub fn start_mode(mode: &str, data_dir: &Path, config: &str) -> Server {
         let client = reqwest::blocking::Client::new();
-        Self::start_with(data_dir, config, &[], "http", |url| {
+        Self::launch(mode, data_dir, config, &[], "http", |url| {
             client.get(format!("{url}/-/ready")).send().is_ok_and(|r| r.status() == 200)
         })
     }
@@ -50,11 +57,22 @@ impl Server {
         scheme: &str,
         ready: impl Fn(&str) -> bool,
     ) -> Server {
+        Self::launch("all", data_dir, config, extra_args, scheme, ready)
+    }
+
+    fn launch(
+        mode: &str,
+        data_dir: &Path,
+        config: &str,
+        extra_args: &[&str],
+        scheme: &str,
+        ready: impl Fn(&str) -> bool,
+    ) -> Server {
         let port = TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
         let config_path = data_dir.with_extension("yaml");
         std::fs::write(&config_path, config).expect("write config");
         let mut child = Command::new(binary())
-            .args(["all", "--config"])
+            .args([mode, "--config"])
             .arg(&config_path)
             .arg("--data-dir")
             .arg(data_dir)

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `rampart` binary on loopback, driven over HTTP.
 //! One test binary (each links RocksDB); one module per area.
 
+mod access;
 mod backup;
 mod crash;
 mod deploy;
