@@ -195,6 +195,7 @@ mod tests {
         assert_eq!(sample.rules, defaults.rules);
         assert_eq!(sample.alerting, defaults.alerting);
         assert_eq!(sample.tls, defaults.tls);
+        assert_eq!(sample.audit, defaults.audit);
     }
 
     #[test]

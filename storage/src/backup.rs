@@ -385,7 +385,9 @@ mod tests {
         assert_eq!(summary.format, BACKUP_FORMAT);
         assert!(summary.wal_checkpoint.is_some(), "{summary:?}");
         assert!(summary.wal_segments >= 1 && summary.db_bytes > 0, "{summary:?}");
-        assert_eq!(summary.other_files, 2, "{summary:?}");
+        // The audit file, ha_tracker.json and the engine's manifest.jsonl.
+        assert_eq!(summary.other_files, 3, "{summary:?}");
+        assert!(dest.join(crate::manifest::FILE_NAME).exists(), "the manifest is backed up");
         assert_eq!(summary.partial_line_bytes_left_out, 5);
         assert_eq!(fs::read_to_string(dest.join("audit/audit-1.jsonl")).expect("copy"), "{\"a\":1}\n{\"a\":2}\n");
         assert_eq!(fs::read_to_string(dest.join("ha_tracker.json")).expect("copy"), "{\"x\":1}");

@@ -241,6 +241,10 @@ fn online_backup_under_writes_restores_every_sample_acknowledged_before_it() {
         serde_json::from_slice(&std::fs::read(backup.join("BACKUP.json")).expect("BACKUP.json")).expect("json");
     assert_eq!(manifest["format"], "rampart-backup/1", "{manifest}");
     assert!(manifest["wal_checkpoint"].is_u64(), "the flush left a head checkpoint: {manifest}");
+    let verified =
+        Command::new(harness::binary()).args(["verify", "--data-dir"]).arg(&backup).output().expect("verify");
+    let report = String::from_utf8_lossy(&verified.stdout);
+    assert!(verified.status.success() && report.contains("audit: ok"), "rampart verify on the backup:\n{report}");
 
     // Every batch acknowledged before the backup started.
     let last_before = first_live + acked_before - 1;

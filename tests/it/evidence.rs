@@ -1,7 +1,7 @@
 //! Tamper evidence end to end: `rampart verify` on a stopped store's data
 //! directory names a flipped byte in a sealed partition, a partition removed
 //! outside retention, a truncated or reordered manifest and a pinned head
-//! the chain lost; it passes after retention, per-tenant retention and an
+//! the chain lost, and an edited audit record; it passes after retention, per-tenant retention and an
 //! audited delete-series followed by compaction.
 
 use std::path::{Path, PathBuf};
@@ -69,7 +69,7 @@ fn verify(data: &Path, expect_head: Option<&str>) -> (bool, String) {
 fn assert_verifies(data: &Path) -> String {
     let (ok, out) = verify(data, None);
     assert!(ok, "verify failed:\n{out}");
-    assert!(out.contains("manifest: ok") && out.contains("partitions: ok"), "{out}");
+    assert!(out.contains("manifest: ok") && out.contains("partitions: ok") && out.contains("audit: ok"), "{out}");
     out
 }
 
@@ -148,6 +148,20 @@ fn verify_names_each_kind_of_tampering() {
 
     let other_head = format!("1:{}", "0".repeat(64));
     assert_refused(&data, Some(&other_head), &["pinned head 1:0000"]);
+
+    // The flush was an audited admin action; changing its record's outcome
+    // breaks the record's hash.
+    let edited = copy(&data, "edited");
+    let audit = edited.join("audit").join("audit-000001.jsonl");
+    let mut records: Vec<String> =
+        std::fs::read_to_string(&audit).expect("audit log").lines().map(str::to_owned).collect();
+    let flush_record =
+        records.iter().position(|l| l.contains("\"action\":\"admin\"") && l.contains("/api/v1/admin/flush"));
+    let index = flush_record.expect("the flush is in the audit log");
+    records[index] = records[index].replace("\"outcome\":\"success\"", "\"outcome\":\"error\"");
+    std::fs::write(&audit, records.join("\n") + "\n").expect("edit the audit log");
+    let line = index + 1;
+    assert_refused(&edited, None, &["audit: 1 problems", &format!("audit-000001.jsonl:{line}:"), "was edited"]);
 }
 
 /// `up{job=...}` samples of tenant `default` from the query API.
@@ -225,6 +239,16 @@ fn retention_and_audited_deletes_leave_a_verifiable_store() {
         assert!(deleted.contains(field), "{field} missing from {deleted}");
     }
     assert!(lines.iter().any(|l| l.contains("\"kind\":\"partition_rewritten\"")), "{lines:#?}");
+    let audit = std::fs::read_to_string(data.join("audit").join("audit-000001.jsonl")).expect("audit log");
+    let audited = audit
+        .lines()
+        .find(|l| l.contains("/api/v1/admin/tsdb/delete_series") && l.contains("\"outcome\":\"success\""))
+        .unwrap_or_else(|| panic!("no audit record of the delete:\n{audit}"));
+    for field in
+        ["\"action\":\"admin\"", "\"tenant\":\"default\"", "match[]=up{job=\\\"a\\\"}", &format!("start={start}")]
+    {
+        assert!(audited.contains(field), "{field} missing from {audited}");
+    }
     assert_verifies(&data);
 
     // "short" keeps 10 hours: its hour before `base` holds nobody else's
