@@ -43,24 +43,14 @@ impl Server {
     /// waits for `/-/ready`.
     pub fn start_mode(mode: &str, data_dir: &Path, config: &str) -> Server {
         let client = reqwest::blocking::Client::new();
-        Self::launch(mode, data_dir, config, &[], "http", |url| {
+        Self::start_with(mode, data_dir, config, &[], "http", |url| {
             client.get(format!("{url}/-/ready")).send().is_ok_and(|r| r.status() == 200)
         })
     }
 
-    /// Starts `rampart all` on `data_dir` with `config` (YAML) and
+    /// Starts `rampart <mode>` on `data_dir` with `config` (YAML) and
     /// `extra_args`, its URL of `scheme`, and waits until `ready(url)`.
     pub fn start_with(
-        data_dir: &Path,
-        config: &str,
-        extra_args: &[&str],
-        scheme: &str,
-        ready: impl Fn(&str) -> bool,
-    ) -> Server {
-        Self::launch("all", data_dir, config, extra_args, scheme, ready)
-    }
-
-    fn launch(
         mode: &str,
         data_dir: &Path,
         config: &str,
@@ -138,14 +128,13 @@ impl Server {
     }
 }
 
-/// POSTs a raw body to `url` with remote-write headers and `headers`;
-/// status 0 and the error when there was no answer.
-pub fn remote_write(
+/// A POST of a raw body to `url` with remote-write headers and `headers`.
+pub fn remote_write_request(
     client: &reqwest::blocking::Client,
     url: &str,
     body: Vec<u8>,
     headers: &[(&str, &str)],
-) -> (u16, String) {
+) -> reqwest::blocking::RequestBuilder {
     let mut req = client
         .post(url)
         .header("Content-Encoding", "snappy")
@@ -154,7 +143,18 @@ pub fn remote_write(
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    match req.body(body).send() {
+    req.body(body)
+}
+
+/// POSTs a raw body to `url` with remote-write headers and `headers`;
+/// status 0 and the error when there was no answer.
+pub fn remote_write(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    body: Vec<u8>,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    match remote_write_request(client, url, body, headers).send() {
         Ok(r) => {
             let status = r.status().as_u16();
             (status, r.text().unwrap_or_default())

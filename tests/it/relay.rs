@@ -170,15 +170,7 @@ struct Response {
 
 fn post(url: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> Response {
     let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
-    let mut req = client
-        .post(url)
-        .header("Content-Encoding", "snappy")
-        .header("Content-Type", "application/x-protobuf")
-        .header("X-Prometheus-Remote-Write-Version", "0.1.0");
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    match req.body(body).send() {
+    match harness::remote_write_request(&client, url, body, headers).send() {
         Ok(r) => {
             let status = r.status().as_u16();
             let headers = r.headers().clone();

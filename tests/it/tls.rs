@@ -127,9 +127,14 @@ fn start_store_and_relay(dir: &Path, pki: &Pki, relay_port: u16, relay_identity:
     .expect("relay config");
     let client = https_client(&pki.ca, Pki::identity(&pki.client));
     let relay_config = relay_config.to_str().expect("utf-8 path");
-    Server::start_with(&dir.join("store"), &pki.store_config(), &["--relay-config", relay_config], "https", |url| {
-        ready(&client, url)
-    })
+    Server::start_with(
+        "all",
+        &dir.join("store"),
+        &pki.store_config(),
+        &["--relay-config", relay_config],
+        "https",
+        |url| ready(&client, url),
+    )
 }
 
 /// Writes one sample of `metric` to the relay, retrying until the relay
@@ -242,7 +247,7 @@ fn replaced_certificate_files_are_served_to_new_connections_without_restart() {
     std::fs::copy(&first.1, &key_file).expect("key");
     let config = format!("tls:\n  cert_file: {}\n  key_file: {}\n", cert_file.display(), key_file.display());
     let client = https_client(&ca.cert_file, None);
-    let server = Server::start_with(&tmp.path().join("data"), &config, &[], "https", |url| ready(&client, url));
+    let server = Server::start_with("all", &tmp.path().join("data"), &config, &[], "https", |url| ready(&client, url));
     assert_eq!(served_certificate(&client, &server.url), Some(der(&first.0)));
 
     // Half-way through a rotation: the new certificate with the old key.
@@ -273,7 +278,7 @@ fn development_mode_serves_https_with_its_generated_certificate_and_warns() {
             .build()
             .ok()
     };
-    let server = Server::start_with(&data, "", &["--tls-self-signed-development"], "https", |url| {
+    let server = Server::start_with("all", &data, "", &["--tls-self-signed-development"], "https", |url| {
         trusting_it().is_some_and(|c| ready(&c, url))
     });
     let client = trusting_it().expect("the certificate is written");
