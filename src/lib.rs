@@ -21,6 +21,7 @@
 //! | [`tls`] | HTTPS served and opened: certificates, reload, client certificates |
 //! | [`tsdb_cmd`] | `rampart tsdb` admin commands |
 //! | [`verify_cmd`] | `rampart verify`: tamper evidence of a data directory |
+//! | [`verify`] | the running store's periodic and on-demand verification of itself |
 
 pub mod api;
 pub mod audit;
@@ -41,6 +42,7 @@ pub mod telemetry;
 pub mod tenant;
 pub mod tls;
 pub mod tsdb_cmd;
+pub mod verify;
 pub mod verify_cmd;
 
 /// Milliseconds since the Unix epoch, now.

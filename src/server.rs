@@ -1,7 +1,8 @@
 //! Runs the store (and, for `rampart all`, everything else in-process): binds
 //! the listener, serves HTTP at once, opens the engine in the background
 //! (then serves the admin socket of `crate::backup_cmd`), runs the periodic
-//! head flush and compaction, and shuts down on SIGTERM or SIGINT after a
+//! head flush, compaction and tamper verification (`crate::verify`), and
+//! shuts down on SIGTERM or SIGINT after a
 //! final flush.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -55,6 +56,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let compact = spawn_periodic(db.clone(), config.storage.compaction.interval, |db| {
         db.compact(crate::now_ms(), false).map(|_| ())
     });
+    let audit_dir = config.audit.dir.clone().unwrap_or_else(|| config.data_dir.join("audit"));
+    let verifier =
+        Arc::new(crate::verify::Verifier::new(db.clone(), state.audit.clone(), audit_dir, config.verify.clone()));
+    let _ = state.verifier.set(verifier.clone());
+    let verify = verifier.spawn_periodic();
 
     server.await?.context("serving HTTP")?;
     if let Some(r) = &ruler {
@@ -62,6 +68,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     flush.abort();
     compact.abort();
+    if let Some(v) = verify {
+        v.abort();
+    }
     drop(admin_socket);
     tracing::info!("shutting down: flushing the head");
     let db = db.clone();

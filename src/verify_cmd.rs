@@ -17,7 +17,7 @@ use rampart_storage::verify::{verify, Verification};
 use crate::cli::VerifyArgs;
 
 /// One part of the report.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Section {
     /// What was checked (`manifest`, `partitions`, ...).
     pub name: &'static str,
@@ -44,9 +44,10 @@ pub fn storage_sections(v: &Verification) -> Vec<Section> {
     ]
 }
 
-/// The audit log's section: its chain, file by file.
-pub fn audit_section(dir: &Path) -> (Section, String) {
-    let (checked, problems, head) = match crate::audit::verify::verify(dir) {
+/// The audit log's section: its chain, file by file, up to the record
+/// numbered `through` when given (see `crate::audit::verify::verify_through`).
+pub fn audit_section(dir: &Path, through: Option<u64>) -> (Section, String) {
+    let (checked, problems, head) = match crate::audit::verify::verify_through(dir, through) {
         Ok(r) => {
             let head = r.head.map_or_else(|| "none".to_owned(), |h| format!("{}:{}", h.seq, h.hash));
             let checked = format!("{} records in {} files of {}, head {head}", r.records, r.files, dir.display());
@@ -63,7 +64,7 @@ pub fn run(args: &VerifyArgs, out: &mut impl Write) -> anyhow::Result<bool> {
     let v = verify(&args.data_dir, args.expect_head);
     let mut sections = storage_sections(&v);
     let audit_dir = args.audit_dir.clone().unwrap_or_else(|| args.data_dir.join("audit"));
-    let (audit, audit_head) = audit_section(&audit_dir);
+    let (audit, audit_head) = audit_section(&audit_dir, None);
     sections.push(audit);
     render(&sections, out)?;
     let problems: usize = sections.iter().map(|s| s.problems.len()).sum();

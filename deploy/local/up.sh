@@ -85,9 +85,15 @@ generate() { # prints "token hash"
 }
 read -r relay_token relay_token_hash < <(generate)
 read -r writer_password writer_password_hash < <(generate)
+read -r metrics_token metrics_token_hash < <(generate)
+read -r operator_token operator_token_hash < <(generate)
 umask 077
 printf %s "$relay_token" >"$dir/secrets/relay-store.token"
 printf %s "$writer_password" >"$dir/secrets/writer.password"
+# Prometheus presents it to /metrics of store and relay (role metrics).
+printf %s "$metrics_token" >"$dir/secrets/metrics.token"
+# Yours: reads every tenant, reloads rules, admin (the commands printed below).
+printf %s "$operator_token" >"$dir/secrets/operator.token"
 umask 022
 
 # --- Rule files of the writer's tenant: the self-monitoring rules and an
@@ -119,8 +125,12 @@ cat >"$dir/config/store.yaml" <<EOF
 listen: 127.0.0.1:$store_port
 data_dir: $dir/store
 auth:
-  # Only the relay writes: the hash of its service token.
-  write_bearer_token_hashes: ["$relay_token_hash"]
+  # Every endpoint but /-/healthy and /-/ready needs one of these.
+  credentials:
+    # Only the relay writes: the hash of its service token.
+    - {name: relay, tenants: "*", roles: [write], bearer_token_hashes: ["$relay_token_hash"]}
+    - {name: prometheus-scraper, tenants: "*", roles: [metrics], bearer_token_hashes: ["$metrics_token_hash"]}
+    - {name: operator, tenants: "*", roles: [read, rules, admin], bearer_token_hashes: ["$operator_token_hash"]}
 rules:
   tenants:
     $tenant: $rules
@@ -141,11 +151,15 @@ data_dir: $dir/relay
 tls:
   cert_file: $certs/relay.crt
   key_file: $certs/relay.key
-tenants:
-  - id: $tenant
-    basic_auth:
-      - username: $writer
-        password_hash: "$writer_password_hash"
+auth:
+  credentials:
+    - name: $writer
+      tenants: [$tenant]
+      roles: [write]
+      basic_auth:
+        - username: $writer
+          password_hash: "$writer_password_hash"
+    - {name: prometheus-scraper, tenants: "*", roles: [metrics], bearer_token_hashes: ["$metrics_token_hash"]}
 store:
   url: http://127.0.0.1:$store_port/api/v1/write
   bearer_token_file: $dir/secrets/relay-store.token
@@ -165,10 +179,12 @@ scrape_configs:
     static_configs: [{targets: ["127.0.0.1:$alertmanager_port"]}]
   # Rampart's own metrics, under the job names its self-monitoring rules use.
   - job_name: rampart-store
+    authorization: {credentials_file: $dir/secrets/metrics.token}
     static_configs: [{targets: ["127.0.0.1:$store_port"]}]
   - job_name: rampart-relay
     scheme: https
     tls_config: {ca_file: $certs/ca.crt}
+    authorization: {credentials_file: $dir/secrets/metrics.token}
     static_configs: [{targets: ["127.0.0.1:$relay_port"]}]
 remote_write:
   - name: rampart
@@ -236,14 +252,18 @@ The Rampart chain is up (state, logs and configs in $dir).
   rampart relay   https://127.0.0.1:$relay_port  tenant $tenant, basic auth user $writer (DEVELOPMENT ONLY certificate: $certs/ca.crt)
   rampart store   http://127.0.0.1:$store_port   query API and ruler; only the relay's token may write
   Alertmanager    http://127.0.0.1:$alertmanager_port   the ruler's alerts (API and UI)
-The first rates answer after about 15 s (two scrapes). Try:
-  curl -s -H 'X-Scope-OrgID: $tenant' http://127.0.0.1:$store_port/api/v1/query \\
+The first rates answer after about 15 s (two scrapes). Every endpoint but the
+probes needs a credential; yours (read, rules and admin, every tenant) is
+\$auth below:
+  auth="Authorization: Bearer \$(cat $dir/secrets/operator.token)"
+  curl -s -H "\$auth" -H 'X-Scope-OrgID: $tenant' http://127.0.0.1:$store_port/api/v1/query \\
     --data-urlencode 'query=sum by (mode) (rate(node_cpu_seconds_total[1m]))'
 The ruler evaluates the rule files in $rules every 5 s
 for tenant $tenant (self-monitoring, and RampartChainCheck, which always fires):
-  curl -s -H 'X-Scope-OrgID: $tenant' http://127.0.0.1:$store_port/api/v1/rules
-  curl -s -H 'X-Scope-OrgID: $tenant' http://127.0.0.1:$store_port/api/v1/alerts
+  curl -s -H "\$auth" -H 'X-Scope-OrgID: $tenant' http://127.0.0.1:$store_port/api/v1/rules
+  curl -s -H "\$auth" -H 'X-Scope-OrgID: $tenant' http://127.0.0.1:$store_port/api/v1/alerts
   curl -s http://127.0.0.1:$alertmanager_port/api/v2/alerts
-After editing them: curl -X POST http://127.0.0.1:$store_port/-/reload
+After editing them: curl -X POST -H "\$auth" http://127.0.0.1:$store_port/-/reload
+The store's tamper verification, on demand: curl -X POST -H "\$auth" http://127.0.0.1:$store_port/api/v1/admin/verify
 Stop it with: $here/down.sh
 EOF

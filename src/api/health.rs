@@ -29,6 +29,9 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
             r.render_metrics(&mut out);
         }
         state.audit.render_metrics(&mut out);
+        if let Some(v) = state.verifier.get() {
+            v.render_metrics(&mut out);
+        }
         out
     })
     .await

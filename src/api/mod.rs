@@ -19,6 +19,7 @@
 //! | `ast_json` | `parse_query`'s syntax tree |
 //! | `access` | request log lines and query API metrics |
 //! | `auth` | the store's credentials and their reload (each route's role is beside it, below) |
+//! | `verify` | running the store's tamper verification on demand |
 
 pub(crate) mod access;
 mod admin;
@@ -35,6 +36,7 @@ mod request;
 mod response;
 mod rules;
 mod status;
+mod verify;
 mod write;
 
 use std::sync::{Arc, OnceLock};
@@ -74,6 +76,8 @@ pub struct AppState {
     pub audit: AuditLog,
     /// Who may call which route.
     pub access: Arc<auth::StoreAccess>,
+    /// The store's tamper verification, once the engine is open.
+    pub verifier: OnceLock<Arc<crate::verify::Verifier>>,
 }
 
 impl AppState {
@@ -89,6 +93,7 @@ impl AppState {
             ruler: OnceLock::new(),
             audit: AuditLog::disabled(),
             access: Arc::new(auth::StoreAccess::open()),
+            verifier: OnceLock::new(),
         }
     }
 
@@ -190,6 +195,11 @@ fn service_routes() -> GuardedRouter<Arc<AppState>> {
                 .audited(Action::Admin),
             post(admin::delete_series).put(admin::delete_series),
         )
+        .route(
+            RouteRule::new("/api/v1/admin/verify", ADMIN, Scope::AllTenants, ErrorFormat::PrometheusJson)
+                .audited(Action::Admin),
+            post(verify::verify),
+        )
         .route(RouteRule::open("/-/healthy"), get(health::healthy))
         .route(RouteRule::open("/-/ready"), get(health::ready))
         .route(
@@ -240,7 +250,9 @@ mod tests {
                 }
                 "/-/reload" => Access::Role { any_of: &[Role::Rules, Role::Admin], scope: Scope::AnyTenant },
                 "/metrics" => Access::Role { any_of: &[Role::Metrics], scope: Scope::AllTenants },
-                "/api/v1/admin/flush" => Access::Role { any_of: &[Role::Admin], scope: Scope::AllTenants },
+                "/api/v1/admin/flush" | "/api/v1/admin/verify" => {
+                    Access::Role { any_of: &[Role::Admin], scope: Scope::AllTenants }
+                }
                 "/api/v1/admin/tsdb/delete_series" => Access::Role { any_of: &[Role::Admin], scope: Scope::Tenant },
                 "/api/v1/status/buildinfo"
                 | "/api/v1/status/runtimeinfo"

@@ -62,6 +62,8 @@ pub enum Action {
     /// A request refused for missing or wrong credentials, or a missing
     /// role or tenant.
     AuthFailure,
+    /// A problem the store's own tamper verification found (`crate::verify`).
+    Verify,
 }
 
 /// How an audited action ended.
@@ -106,6 +108,7 @@ impl Action {
             Self::Reload => "reload",
             Self::RuleChange => "rule_change",
             Self::AuthFailure => "auth_failure",
+            Self::Verify => "verify",
         }
     }
 }
@@ -211,6 +214,13 @@ impl AuditLog {
                 tracing::error!(error = %e, action = event.action.as_str(), target = %event.target, "writing the audit log failed");
             }
         }
+    }
+
+    /// The sequence number of the last record written whole (`None` when
+    /// the log is disabled); a reader may verify the chain up to it while
+    /// records are appended after it.
+    pub fn head_seq(&self) -> Option<u64> {
+        self.inner.as_ref().map(|inner| inner.head_seq.load(Ordering::Relaxed))
     }
 
     /// Forces every record written so far to disk (at shutdown).

@@ -48,6 +48,8 @@ pub struct Config {
     pub audit: audit::AuditConfig,
     /// HTTPS and client certificates.
     pub tls: tls::ServerTlsConfig,
+    /// Periodic tamper verification of the running store.
+    pub verify: store::VerifyConfig,
     /// The file this config was read from (re-read on reload); not a key.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -67,6 +69,7 @@ impl Default for Config {
             alerting: alerting::AlertingConfig::default(),
             audit: audit::AuditConfig::default(),
             tls: tls::ServerTlsConfig::default(),
+            verify: store::VerifyConfig::default(),
             source: None,
         }
     }
@@ -196,6 +199,7 @@ mod tests {
         assert_eq!(sample.alerting, defaults.alerting);
         assert_eq!(sample.tls, defaults.tls);
         assert_eq!(sample.audit, defaults.audit);
+        assert_eq!(sample.verify, defaults.verify);
     }
 
     #[test]

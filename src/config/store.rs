@@ -1,11 +1,12 @@
 //! `storage:` section: the storage engine's settings as users write them,
-//! converted into `rampart_storage::Options` in one place.
+//! converted into `rampart_storage::Options` in one place; and `verify:`,
+//! the store's periodic tamper verification of itself (`crate::verify`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use rampart_storage::{FsyncPolicy, Options};
+use rampart_storage::{FsyncPolicy, ManifestHead, Options};
 use serde::{Deserialize, Deserializer};
 
 use super::size::deserialize_size;
@@ -150,6 +151,34 @@ impl StorageConfig {
     }
 }
 
+/// `verify:`: how often the running store verifies its manifest chain,
+/// sealed partitions and audit log, as `rampart verify` does offline.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerifyConfig {
+    /// Time between runs (`24h`); the first runs once the engine is open.
+    /// `0` disables periodic runs (`POST /api/v1/admin/verify` still runs
+    /// one on demand).
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub interval: Duration,
+    /// A manifest head pinned outside the cluster (`SEQ:SHA256`, as
+    /// `rampart verify` prints it): every run also checks that the chain
+    /// still holds that entry unchanged.
+    #[serde(deserialize_with = "deserialize_manifest_head")]
+    pub expect_head: Option<ManifestHead>,
+}
+
+impl Default for VerifyConfig {
+    fn default() -> Self {
+        Self { interval: Duration::from_secs(24 * 3600), expect_head: None }
+    }
+}
+
+/// `SEQ:SHA256`, or absent.
+fn deserialize_manifest_head<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ManifestHead>, D::Error> {
+    Option::<String>::deserialize(d)?.map(|s| s.parse().map_err(serde::de::Error::custom)).transpose()
+}
+
 /// `retention_per_tenant`: tenant name → duration, each in the duration
 /// syntax of `retention`.
 fn deserialize_tenant_retention<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Duration>, D::Error> {
@@ -173,5 +202,16 @@ mod tests {
         assert_eq!(o.tenant_retention_ms("short"), Some(3_600_000));
         assert_eq!(o.tenant_retention_ms("other"), Some(15 * 86_400_000));
         assert!(serde_yaml::from_str::<StorageConfig>("retention_per_tenant: {acme: soon}").is_err());
+    }
+
+    #[test]
+    fn verify_takes_an_interval_and_a_pinned_head() {
+        let head = format!("7:{}", "ab".repeat(32));
+        let c: VerifyConfig = serde_yaml::from_str(&format!("interval: 6h\nexpect_head: '{head}'\n")).expect("valid");
+        assert_eq!(c.interval, Duration::from_secs(6 * 3600));
+        assert_eq!(c.expect_head.map(|h| h.to_string()), Some(head));
+        assert_eq!(serde_yaml::from_str::<VerifyConfig>("interval: 0").expect("disabled").interval, Duration::ZERO);
+        let err = serde_yaml::from_str::<VerifyConfig>("expect_head: '7:ab'").expect_err("no hash").to_string();
+        assert!(err.contains("is not SEQ:SHA256"), "{err}");
     }
 }

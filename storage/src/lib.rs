@@ -19,7 +19,7 @@
 //! | [`manifest`] | the hash-chained record of seals, drops, retention and deletions |
 //! | `tombstone` | deleted ranges of series until compaction removes them |
 //! | `delete` | delete-series requests |
-//! | [`verify`] | checking sealed partitions and the manifest chain of a data directory |
+//! | [`verify`] | checking sealed partitions and the manifest chain of a data directory, or of the open store ([`Db::verify`]) |
 //! | `querier` | label matchers → postings → samples over head and RocksDB, minus deleted ranges |
 //! | `db` | [`Db`]: opens, replays, appends, flushes; composes the above |
 //! | `backup` | [`Db::backup`]: consistent online copies of the data directory |

@@ -12,15 +12,25 @@
 //!   every partition the manifest knows as sealed and not dropped must exist
 //!   and be sealed.
 //!
-//! RocksDB is opened read-only and nothing is written, so this runs on a
-//! stopped store's data directory or on a copy (backup). On a live store's
-//! directory it reads a consistent RocksDB view, but an entry being
-//! appended at that moment may be reported as an unapplied or cut line;
-//! verify a stopped store or a backup for a definitive answer.
+//! Two entry points:
+//! - [`verify`] opens RocksDB read-only and writes nothing, so it runs on a
+//!   stopped store's data directory or on a copy (backup). On a live store's
+//!   directory an entry being appended at that moment may be reported as an
+//!   unapplied or cut line.
+//! - [`Db::verify`] checks the open store itself, race-free: it holds
+//!   `flush_lock`, which every writer of the manifest and of partitions
+//!   (head flush, compaction with its sealing, retention and rewrites,
+//!   delete-series, backup) takes, so the chain, the head RocksDB recorded
+//!   and the sealed partitions cannot change while they are compared.
+//!   Re-digesting sealed partitions reads all their data and can take long;
+//!   only those writers wait meanwhile. Appends and queries never take
+//!   `flush_lock`, so ingestion and reads go on (the head grows in memory
+//!   until the next flush).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::db::Db;
 use crate::manifest::{parse_sha256, Chain, Change, ManifestHead, FILE_NAME};
 use crate::options::Options;
 use crate::persist::keys::hex;
@@ -58,14 +68,6 @@ struct Expected {
 /// still hold that head (the same entry at that `seq`).
 pub fn verify(data_dir: &Path, pinned: Option<ManifestHead>) -> Verification {
     let mut v = Verification::default();
-    let manifest_path = data_dir.join(FILE_NAME);
-    let chain = match Chain::read(&manifest_path) {
-        Ok(c) => c,
-        Err(e) => {
-            v.manifest_problems.push(e.to_string());
-            Chain::default()
-        }
-    };
     let db_path = data_dir.join("db");
     let persist = match Persist::open(&db_path, Options::default().partition_ms(), true) {
         Ok(p) => Some(p),
@@ -74,18 +76,43 @@ pub fn verify(data_dir: &Path, pinned: Option<ManifestHead>) -> Verification {
             None
         }
     };
-    let recorded = match persist.as_ref().map(Persist::manifest_head).transpose() {
+    check(&mut v, data_dir, persist.as_ref(), pinned);
+    v
+}
+
+impl Db {
+    /// Verifies this open store as [`verify`] does a data directory, while
+    /// head flushes, compactions, deletions and backups wait (see the module
+    /// documentation); appends and queries go on.
+    pub fn verify(&self, pinned: Option<ManifestHead>) -> Verification {
+        let _writers = self.flush_lock.lock();
+        let mut v = Verification::default();
+        check(&mut v, &self.opts.data_dir, Some(&self.persist), pinned);
+        v
+    }
+}
+
+/// The manifest chain of `data_dir` against the head `persist` recorded and
+/// `pinned`, then every partition of `persist` against the chain.
+fn check(v: &mut Verification, data_dir: &Path, persist: Option<&Persist>, pinned: Option<ManifestHead>) {
+    let chain = match Chain::read(&data_dir.join(FILE_NAME)) {
+        Ok(c) => c,
+        Err(e) => {
+            v.manifest_problems.push(e.to_string());
+            Chain::default()
+        }
+    };
+    let recorded = match persist.map(Persist::manifest_head).transpose() {
         Ok(r) => r.flatten(),
         Err(e) => {
             v.manifest_problems.push(format!("cannot read the manifest head recorded in the database: {e}"));
             None
         }
     };
-    check_chain(&mut v, &chain, recorded, pinned, persist.is_some());
-    if let Some(persist) = &persist {
-        check_partitions(&mut v, &chain, persist);
+    check_chain(v, &chain, recorded, pinned, persist.is_some());
+    if let Some(persist) = persist {
+        check_partitions(v, &chain, persist);
     }
-    v
 }
 
 fn check_chain(

@@ -108,6 +108,7 @@ fn store_endpoints(now: i64) -> Vec<Endpoint> {
         endpoint("/api/v1/receive", post.clone(), "/api/v1/receive", Write, Tenant("write"), 204),
         endpoint("/api/v1/ha_tracker/elect", post.clone(), "/api/v1/ha_tracker/elect", Elect, Tenant("write"), 200),
         endpoint("/api/v1/admin/flush", post.clone(), "/api/v1/admin/flush", None, AllTenants("admin"), 200),
+        endpoint("/api/v1/admin/verify", post.clone(), "/api/v1/admin/verify", None, AllTenants("admin"), 200),
         endpoint(
             "/api/v1/admin/tsdb/delete_series",
             post.clone(),

@@ -137,15 +137,19 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
-/// An instant query of a store's API as `tenant`: the result vector.
-fn store_query(store: &str, tenant: &str, q: &str) -> Vec<serde_json::Value> {
-    let r = reqwest::blocking::Client::new()
+/// An instant query of a store's API as `tenant`, with the credential
+/// `auth` adds: the result vector.
+fn store_query(
+    store: &str,
+    tenant: &str,
+    q: &str,
+    auth: impl FnOnce(reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder,
+) -> Vec<serde_json::Value> {
+    let request = reqwest::blocking::Client::new()
         .post(format!("{store}/api/v1/query"))
         .header("X-Scope-OrgID", tenant)
-        .form(&[("query", q)])
-        .send()
-        .expect("query");
-    let json: serde_json::Value = r.json().expect("query JSON");
+        .form(&[("query", q)]);
+    let json: serde_json::Value = auth(request).send().expect("query").json().expect("query JSON");
     assert_eq!(json["status"], "success", "{q}: {json}");
     json["data"]["result"].as_array().cloned().unwrap_or_default()
 }

@@ -2,7 +2,9 @@
 //! directory names a flipped byte in a sealed partition, a partition removed
 //! outside retention, a truncated or reordered manifest and a pinned head
 //! the chain lost, and an edited audit record; it passes after retention, per-tenant retention and an
-//! audited delete-series followed by compaction.
+//! audited delete-series followed by compaction. The running store verifies
+//! itself the same way (`POST /api/v1/admin/verify`), exports the outcome in
+//! `/metrics` and records each problem in its audit log.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -113,16 +115,7 @@ fn verify_names_each_kind_of_tampering() {
 
     let flipped = copy(&data, "flipped");
     let partition = format!("chunks_{}", base + HOUR);
-    let sst = {
-        let db = rocks(&flipped);
-        let files = db.live_files().expect("live files");
-        let file = files.iter().find(|f| f.column_family_name == partition).expect("the partition's SST file");
-        flipped.join("db").join(file.name.trim_start_matches('/'))
-    };
-    let mut bytes = std::fs::read(&sst).expect("read sst");
-    bytes[20] ^= 0x01;
-    std::fs::write(&sst, bytes).expect("write sst");
-    let sst_name = sst.file_name().expect("name").to_string_lossy().into_owned();
+    let sst_name = flip_a_byte(&flipped, &partition);
     assert_refused(&flipped, None, &["partitions: 1 problems", &partition, &sst_name]);
 
     let dropped = copy(&data, "dropped");
@@ -152,7 +145,29 @@ fn verify_names_each_kind_of_tampering() {
     // The flush was an audited admin action; changing its record's outcome
     // breaks the record's hash.
     let edited = copy(&data, "edited");
-    let audit = edited.join("audit").join("audit-000001.jsonl");
+    let line = edit_the_flush_record(&edited);
+    assert_refused(&edited, None, &["audit: 1 problems", &format!("audit-000001.jsonl:{line}:"), "was edited"]);
+}
+
+/// Flips a byte of `partition`'s SST file in a stopped store's `data`;
+/// returns the file's name.
+fn flip_a_byte(data: &Path, partition: &str) -> String {
+    let sst = {
+        let db = rocks(data);
+        let files = db.live_files().expect("live files");
+        let file = files.iter().find(|f| f.column_family_name == partition).expect("the partition's SST file");
+        data.join("db").join(file.name.trim_start_matches('/'))
+    };
+    let mut bytes = std::fs::read(&sst).expect("read sst");
+    bytes[20] ^= 0x01;
+    std::fs::write(&sst, bytes).expect("write sst");
+    sst.file_name().expect("name").to_string_lossy().into_owned()
+}
+
+/// Changes the outcome of the audited flush (`sealed_store`'s) in a stopped
+/// store's audit log, which breaks that record's hash; returns its line.
+fn edit_the_flush_record(data: &Path) -> usize {
+    let audit = data.join("audit").join("audit-000001.jsonl");
     let mut records: Vec<String> =
         std::fs::read_to_string(&audit).expect("audit log").lines().map(str::to_owned).collect();
     let flush_record =
@@ -160,8 +175,86 @@ fn verify_names_each_kind_of_tampering() {
     let index = flush_record.expect("the flush is in the audit log");
     records[index] = records[index].replace("\"outcome\":\"success\"", "\"outcome\":\"error\"");
     std::fs::write(&audit, records.join("\n") + "\n").expect("edit the audit log");
-    let line = index + 1;
-    assert_refused(&edited, None, &["audit: 1 problems", &format!("audit-000001.jsonl:{line}:"), "was edited"]);
+    index + 1
+}
+
+/// `POST /api/v1/admin/verify`: the running store's report.
+fn verify_live(server: &Server) -> Value {
+    let r =
+        reqwest::blocking::Client::new().post(format!("{}/api/v1/admin/verify", server.url)).send().expect("verify");
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().expect("report");
+    assert_eq!(body["status"], "success", "{body}");
+    body["data"].clone()
+}
+
+/// The problems of one section of a live report.
+fn problems(report: &Value, section: &str) -> Vec<String> {
+    let section = report["sections"].as_array().expect("sections").iter().find(|s| s["name"] == section);
+    let list = section.unwrap_or_else(|| panic!("no section {section:?} in {report}"))["problems"].as_array();
+    list.expect("problems").iter().map(|p| p.as_str().expect("problem").to_owned()).collect()
+}
+
+/// The value of one series of the store's `/metrics`.
+fn metric(server: &Server, series: &str) -> f64 {
+    let text =
+        reqwest::blocking::get(format!("{}/metrics", server.url)).expect("metrics").text().expect("metrics text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in /metrics:\n{text}"))
+}
+
+#[test]
+fn the_running_store_verifies_itself_and_records_what_it_finds() {
+    let dir = harness::temp_dir();
+    let data = dir.path().join("data");
+    let base = base();
+    sealed_store(&data, base);
+
+    let server = Server::start(&data, CONFIG);
+    let report = verify_live(&server);
+    assert_eq!(report["ok"], true, "{report}");
+    for section in ["manifest", "partitions", "audit"] {
+        assert_eq!(problems(&report, section), Vec::<String>::new(), "{report}");
+    }
+    let partitions = report["sections"][1]["checked"].as_str().expect("checked");
+    assert!(partitions.starts_with("4 sealed partitions"), "{report}");
+    assert_eq!(metric(&server, "rampart_verify_problems{section=\"partitions\"}"), 0.0);
+    let success = metric(&server, "rampart_verify_last_success_timestamp_seconds");
+    assert!(success * 1000.0 >= (harness::now_ms() - 10 * MINUTE) as f64, "last success at {success}");
+    assert!(metric(&server, "rampart_verify_runs_total{outcome=\"ok\"}") >= 1.0);
+    assert_eq!(metric(&server, "rampart_verify_interval_seconds"), 86_400.0, "24h by default");
+    server.stop();
+
+    let partition = format!("chunks_{}", base + HOUR);
+    let sst_name = flip_a_byte(&data, &partition);
+    let line = edit_the_flush_record(&data);
+    let server = Server::start(&data, &format!("{CONFIG}verify:\n  interval: 0\n"));
+    assert_eq!(metric(&server, "rampart_verify_last_success_timestamp_seconds"), 0.0, "no periodic run");
+    let report = verify_live(&server);
+    assert_eq!(report["ok"], false, "{report}");
+    let found = problems(&report, "partitions");
+    assert!(found.len() == 1 && found[0].contains(&partition) && found[0].contains(&sst_name), "{found:?}");
+    let found = problems(&report, "audit");
+    assert!(
+        found.len() == 1
+            && found[0].contains(&format!("audit-000001.jsonl:{line}:"))
+            && found[0].contains("was edited"),
+        "{found:?}"
+    );
+    assert_eq!(problems(&report, "manifest"), Vec::<String>::new());
+    assert_eq!(metric(&server, "rampart_verify_problems{section=\"partitions\"}"), 1.0);
+    assert_eq!(metric(&server, "rampart_verify_problems{section=\"audit\"}"), 1.0);
+    assert_eq!(metric(&server, "rampart_verify_runs_total{outcome=\"problems\"}"), 1.0);
+    assert_eq!(metric(&server, "rampart_verify_last_success_timestamp_seconds"), 0.0);
+    server.stop();
+
+    let audit = std::fs::read_to_string(data.join("audit").join("audit-000001.jsonl")).expect("audit log");
+    let recorded: Vec<&str> = audit.lines().filter(|l| l.contains("\"action\":\"verify\"")).collect();
+    assert_eq!(recorded.len(), 2, "one record per problem:\n{audit}");
+    assert!(recorded.iter().all(|l| l.contains("\"outcome\":\"error\"")), "{recorded:?}");
+    assert!(recorded.iter().any(|l| l.contains(&partition) && l.contains(&sst_name)), "{recorded:?}");
+    assert!(recorded.iter().any(|l| l.contains("audit: ") && l.contains("was edited")), "{recorded:?}");
 }
 
 /// `up{job=...}` samples of tenant `default` from the query API.

@@ -2,7 +2,8 @@
 //! `deploy/local/up.sh` starts node-exporter, a workload Prometheus, the
 //! relay (HTTPS, basic auth), the store and Alertmanager on loopback; the
 //! node-exporter's series are then queryable from the store with the
-//! writer's tenant (and only with it); the store's ruler evaluates the
+//! writer's tenant (and only with it) and the operator credential up.sh
+//! makes (the store locks every endpoint but the probes); the store's ruler evaluates the
 //! tenant's rules and its always-firing alert reaches Alertmanager; and
 //! `down.sh` leaves no process behind.
 
@@ -108,14 +109,23 @@ fn local_chain_up_serves_the_writers_series_and_alerts_and_down_stops_everything
     running.sort();
     assert_eq!(running, ["alertmanager.pid", "node-exporter.pid", "prometheus.pid", "relay.pid", "store.pid"]);
 
-    // The store only takes the relay's token.
+    // The store only takes the relay's token for writes, and every other
+    // endpoint but the probes needs a credential too.
     let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+    let secret = |name: &str| std::fs::read_to_string(chain.dir.join("secrets").join(name)).expect("secret");
+    let (operator_token, metrics_token) = (secret("operator.token"), secret("metrics.token"));
+    let operator = |r: reqwest::blocking::RequestBuilder| r.bearer_auth(&operator_token);
     let r = client.post(format!("{store_url}/api/v1/write")).body(Vec::new()).send().expect("write");
     assert_eq!(r.status(), 401, "the store refuses writes without the relay's token");
+    let r = operator(client.post(format!("{store_url}/api/v1/write"))).body(Vec::new()).send().expect("write");
+    assert_eq!(r.status(), 403, "the operator's read credential does not write");
+    let r = client.get(format!("{store_url}/metrics")).send().expect("metrics");
+    assert_eq!(r.status(), 401, "/metrics without the metrics token");
 
     let deadline = Instant::now() + DATA_DEADLINE;
     let result = loop {
-        let result = store_query(&store_url, TENANT, r#"node_cpu_seconds_total{job="node", cluster="local"}"#);
+        let result =
+            store_query(&store_url, TENANT, r#"node_cpu_seconds_total{job="node", cluster="local"}"#, operator);
         if !result.is_empty() {
             break result;
         }
@@ -124,9 +134,10 @@ fn local_chain_up_serves_the_writers_series_and_alerts_and_down_stops_everything
         std::thread::sleep(Duration::from_millis(500));
     };
     assert!(result.iter().all(|s| s["metric"]["instance"].as_str().is_some_and(|i| i.starts_with("127.0.0.1:"))));
-    assert!(store_query(&store_url, "default", "node_cpu_seconds_total").is_empty(), "another tenant sees nothing");
+    let other_tenant = store_query(&store_url, "default", "node_cpu_seconds_total", operator);
+    assert!(other_tenant.is_empty(), "another tenant sees nothing");
     // Prometheus scrapes Rampart under the job names of its self-monitoring rules.
-    while store_query(&store_url, TENANT, r#"up{job=~"rampart-store|rampart-relay"} == 1"#).len() < 2 {
+    while store_query(&store_url, TENANT, r#"up{job=~"rampart-store|rampart-relay"} == 1"#, operator).len() < 2 {
         assert!(Instant::now() < deadline, "no up series of rampart-store and rampart-relay in the store");
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -148,7 +159,12 @@ fn local_chain_up_serves_the_writers_series_and_alerts_and_down_stops_everything
         assert!(Instant::now() < deadline, "{CHAIN_ALERT} not in Alertmanager ({names:?}); store log:\n{}", log());
         std::thread::sleep(Duration::from_millis(500));
     }
-    let metrics = client.get(format!("{store_url}/metrics")).send().and_then(|r| r.text()).expect("metrics");
+    let metrics = client
+        .get(format!("{store_url}/metrics"))
+        .bearer_auth(&metrics_token)
+        .send()
+        .and_then(|r| r.text())
+        .expect("metrics");
     let evaluations = metrics
         .lines()
         .filter_map(|l| l.strip_prefix("rampart_rule_evaluations_total{")?.rsplit_once(' ')?.1.parse::<f64>().ok())

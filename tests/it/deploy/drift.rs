@@ -5,8 +5,12 @@
 //! credentials write through that relay, its HA labels are the relay's; the
 //! store's ruler loads the mounted rule files and evaluates every group; and
 //! every metric name that the dashboards and the self-monitoring rules use
-//! is exposed at `/metrics` after ingest, queries, a flush and rule
-//! evaluation.
+//! is exposed at `/metrics` after ingest, queries, a flush, a tamper
+//! verification and rule evaluation. The credentials are the manifests'
+//! own, taken where their clients take them (Grafana's data source and its
+//! Secret, the ServiceMonitors' Secret), and they lock what they should:
+//! `/metrics` needs the metrics token, Grafana's read credential reads but
+//! cannot write.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -20,6 +24,7 @@ use serde_yaml::Value;
 
 use super::{free_port, render, repo, store_query, yaml_docs, yaml_file};
 use crate::harness::{binary, body, now_ms, series, temp_dir};
+use rampart::credentials::hash_secret;
 
 /// Metrics the dashboards and rules take from other exporters, and which.
 const EXTERNAL_METRICS: [(&str, &str); 3] = [
@@ -429,10 +434,18 @@ fn rule_groups_in(docs: &[Value], dir: &str) -> BTreeSet<String> {
 /// Polls `GET /api/v1/rules` as `tenant` until exactly `groups` are loaded,
 /// each evaluated at least once with every rule's health ok; a rule whose
 /// health is err fails the test at once.
-fn wait_rules_evaluated(store: &Proc, url: &str, tenant: &str, groups: &BTreeSet<String>, within: Duration) {
+fn wait_rules_evaluated(
+    store: &Proc,
+    url: &str,
+    tenant: &str,
+    reader: &Credential,
+    groups: &BTreeSet<String>,
+    within: Duration,
+) {
     let deadline = Instant::now() + within;
     loop {
-        let r = http().get(format!("{url}/api/v1/rules")).header("X-Scope-OrgID", tenant).send().expect("rules");
+        let request = http().get(format!("{url}/api/v1/rules")).header("X-Scope-OrgID", tenant);
+        let r = reader.apply(request).send().expect("rules");
         let json: serde_json::Value = r.json().expect("rules JSON");
         assert_eq!(json["status"], "success", "{json}");
         let loaded = json["data"]["groups"].as_array().cloned().unwrap_or_default();
@@ -496,6 +509,87 @@ fn write(
     (status, r.text().unwrap_or_default())
 }
 
+/// A credential of the manifests, as a client presents it.
+#[derive(Clone, Debug)]
+enum Credential {
+    Basic { user: String, password: String },
+    Bearer(String),
+}
+
+impl Credential {
+    fn apply(&self, request: reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder {
+        match self {
+            Self::Basic { user, password } => request.basic_auth(user, Some(password)),
+            Self::Bearer(token) => request.bearer_auth(token),
+        }
+    }
+}
+
+/// Grafana's read credential: the data source's basic-auth user, and the
+/// password its `secureJsonData` takes from Grafana's environment, which the
+/// Secret of the Grafana kustomization provides.
+fn grafana_credential() -> Credential {
+    let rendered = yaml_docs(&render("deploy/kubernetes/grafana"));
+    let datasource = &datasource_provisioning(&rendered)["datasources"][0];
+    assert_eq!(datasource["basicAuth"], Value::Bool(true), "the data source reads with basic auth");
+    let user = datasource["basicAuthUser"].as_str().expect("basicAuthUser").to_owned();
+    let password = datasource["secureJsonData"]["basicAuthPassword"].as_str().expect("basicAuthPassword");
+    let variable = password.strip_prefix('$').expect("the password comes from Grafana's environment");
+    let secret = rendered
+        .iter()
+        .find(|d| d["kind"] == "Secret" && d["data"][variable].is_string())
+        .unwrap_or_else(|| panic!("no Secret of the Grafana kustomization holds {variable}"));
+    let password = String::from_utf8(files_of(secret)[variable].clone()).expect("utf-8");
+    Credential::Basic { user, password }
+}
+
+/// The token every ServiceMonitor presents to `/metrics` (one Secret key
+/// for all of them).
+fn scrape_credential(docs: &[Value]) -> Credential {
+    let mut references = BTreeSet::new();
+    for monitor in docs.iter().filter(|d| d["kind"] == "ServiceMonitor") {
+        for endpoint in monitor["spec"]["endpoints"].as_sequence().expect("endpoints") {
+            let auth = &endpoint["authorization"];
+            assert_eq!(auth["type"].as_str().unwrap_or("Bearer"), "Bearer", "{monitor:?}");
+            let name = auth["credentials"]["name"].as_str().expect("authorization.credentials.name");
+            references.insert((name.to_owned(), auth["credentials"]["key"].as_str().expect("key").to_owned()));
+        }
+    }
+    assert_eq!(references.len(), 1, "the ServiceMonitors share one metrics token: {references:?}");
+    let (name, key) = references.pop_first().expect("a reference");
+    let token = files_of(find(docs, "Secret", &name)).remove(&key).unwrap_or_else(|| panic!("no key {key} in {name}"));
+    Credential::Bearer(String::from_utf8(token).expect("utf-8"))
+}
+
+/// Adds an operator credential (roles admin and read, every tenant) to the
+/// laid-out store config: the manifests rightly hold none, and the test
+/// needs admin for a flush and a tamper verification. Returns it.
+fn add_operator(store_args: &[String]) -> Credential {
+    let path = store_args.iter().find_map(|a| a.strip_prefix("--config=")).expect("the store's --config argument");
+    let mut config: Value = serde_yaml::from_str(&std::fs::read_to_string(path).expect("store.yaml")).expect("yaml");
+    let token = "drift-test-operator-token";
+    let operator: Value = serde_yaml::from_str(&format!(
+        "{{name: operator, tenants: '*', roles: [admin, read], bearer_token_hashes: ['{}']}}",
+        hash_secret(token.as_bytes())
+    ))
+    .expect("operator credential");
+    config["auth"]["credentials"].as_sequence_mut().expect("auth.credentials").push(operator);
+    std::fs::write(path, serde_yaml::to_string(&config).expect("yaml")).expect("write store.yaml");
+    Credential::Bearer(token.to_owned())
+}
+
+/// `GET /metrics`: status and text.
+fn get_metrics(url: &str, auth: Option<&Credential>) -> (u16, String) {
+    let request = http().get(format!("{url}/metrics"));
+    let r = match auth {
+        Some(c) => c.apply(request),
+        None => request,
+    }
+    .send()
+    .expect("metrics");
+    (r.status().as_u16(), r.text().expect("text"))
+}
+
 #[test]
 fn management_manifests_start_the_binary_and_every_used_metric_is_exposed() {
     let docs = yaml_docs(&render("deploy/kubernetes/management"));
@@ -514,8 +608,11 @@ fn management_manifests_start_the_binary_and_every_used_metric_is_exposed() {
         services.insert(target, format!("127.0.0.1:{}", free_port()));
     }
 
+    let grafana = grafana_credential();
+    let scraper = scrape_credential(&docs);
     let store_root = tmp.path().join("store");
     let args = lay_out(&docs, "rampart-store", &store_root, store_port, &services);
+    let operator = add_operator(&args);
     let mut store = Proc::start("store", &args, tmp.path());
     let store_url = format!("http://127.0.0.1:{store_port}");
     store.wait_ready(&format!("{store_url}/-/ready"));
@@ -568,7 +665,7 @@ fn management_manifests_start_the_binary_and_every_used_metric_is_exposed() {
     // Forwarded to the store under the writer's tenant, one replica, no replica label.
     let deadline = Instant::now() + DEADLINE;
     let stored = loop {
-        let result = store_query(&store_url, TENANT, "rampart_deploy_check");
+        let result = store_query(&store_url, TENANT, "rampart_deploy_check", |r| grafana.apply(r));
         if !result.is_empty() {
             break result;
         }
@@ -578,27 +675,49 @@ fn management_manifests_start_the_binary_and_every_used_metric_is_exposed() {
     assert_eq!(stored.len(), 1, "{stored:?}");
     assert!(stored[0]["metric"][replica_label].is_null(), "the replica label is removed: {stored:?}");
     assert_eq!(stored[0]["metric"][cluster_label], cluster, "{stored:?}");
-    assert_eq!(store_query(&store_url, TENANT, "rampart_deploy_bearer").len(), 1);
-    let r = http()
-        .get(format!("{store_url}/api/v1/query_range"))
-        .header("X-Scope-OrgID", TENANT)
-        .query(&[("query", "sum(rate(rampart_deploy_check[5m]))"), ("start", "0"), ("end", "60"), ("step", "15")])
-        .send()
-        .expect("query_range");
-    assert_eq!(r.status(), 200);
-    let r = http().post(format!("{store_url}/api/v1/admin/flush")).send().expect("flush");
+    assert_eq!(store_query(&store_url, TENANT, "rampart_deploy_bearer", |r| grafana.apply(r)).len(), 1);
+    let range = http().get(format!("{store_url}/api/v1/query_range")).header("X-Scope-OrgID", TENANT).query(&[
+        ("query", "sum(rate(rampart_deploy_check[5m]))"),
+        ("start", "0"),
+        ("end", "60"),
+        ("step", "15"),
+    ]);
+    assert_eq!(grafana.apply(range.try_clone().expect("clone")).send().expect("query_range").status(), 200);
+    assert_eq!(range.send().expect("query_range").status(), 401, "a query without credentials");
+
+    // The lock: Grafana's read credential cannot write, the relay's writers
+    // cannot reach the store, /metrics needs the metrics token.
+    let store_write = |auth: &Credential| {
+        let request =
+            http().post(format!("{store_url}/api/v1/write")).header("X-Scope-OrgID", TENANT).body(body(vec![]));
+        auth.apply(request).send().expect("write").status().as_u16()
+    };
+    assert_eq!(store_write(&grafana), 403, "a write with Grafana's read credential");
+    assert_eq!(store_write(&Credential::Basic { user: user.clone(), password: password.clone() }), 401);
+    for url in [&store_url, &relay_url] {
+        assert_eq!(get_metrics(url, None).0, 401, "{url}/metrics without the metrics token");
+    }
+    assert_eq!(get_metrics(&store_url, Some(&grafana)).0, 403, "the store's /metrics with a read credential");
+    let r = operator.apply(http().post(format!("{store_url}/api/v1/admin/flush"))).send().expect("flush");
     assert!(r.status().is_success(), "flush: {}", r.status());
+    let r = operator.apply(http().post(format!("{store_url}/api/v1/admin/verify"))).send().expect("verify");
+    let report: serde_json::Value = r.json().expect("verification report");
+    assert_eq!(report["data"]["ok"], true, "the store verifies itself: {report}");
 
     // The ruler loaded the mounted rule files and evaluated each group.
     let interval =
         rampart::duration::parse_duration(store_yaml["rules"]["evaluation_interval"].as_str().unwrap_or("1m"))
             .expect("rules.evaluation_interval");
     for (tenant, dir) in rule_directories(&store_yaml) {
-        wait_rules_evaluated(&store, &store_url, &tenant, &rule_groups_in(&docs, &dir), interval + RULES_SLACK);
+        let groups = rule_groups_in(&docs, &dir);
+        wait_rules_evaluated(&store, &store_url, &tenant, &grafana, &groups, interval + RULES_SLACK);
     }
 
-    let store_metrics = http().get(format!("{store_url}/metrics")).send().expect("metrics").text().expect("text");
-    let relay_metrics = http().get(format!("{relay_url}/metrics")).send().expect("metrics").text().expect("text");
+    let (status, store_metrics) = get_metrics(&store_url, Some(&scraper));
+    assert_eq!(status, 200, "the store's /metrics with the ServiceMonitors' token: {store_metrics}");
+    let (status, relay_metrics) = get_metrics(&relay_url, Some(&scraper));
+    assert_eq!(status, 200, "the relay's /metrics with the ServiceMonitors' token: {relay_metrics}");
+    assert_eq!(sample(&store_metrics, "rampart_verify_problems{section=\"partitions\"}"), Some(0.0));
     assert_eq!(
         sample(&relay_metrics, "rampart_relay_overrides_reload_failures_total"),
         Some(0.0),
