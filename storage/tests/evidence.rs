@@ -1,6 +1,7 @@
 //! Tamper evidence on real files: the manifest records every seal, drop,
 //! tenant removal, deletion and rewrite; verification passes after each of
-//! them; deletions hide samples at once and remove them at compaction.
+//! them, on the directory and on the open store alike; deletions hide
+//! samples at once and remove them at compaction.
 
 use std::time::Duration;
 
@@ -54,9 +55,20 @@ fn changes(dir: &std::path::Path) -> Vec<Change> {
     chain.entries.into_iter().map(|e| e.change).collect()
 }
 
+/// Both verifications pass: of the directory (read-only, as `rampart
+/// verify` does) and of the open store (`Db::verify`, as the running store
+/// does), each pinned to the current head and covering the same partitions.
 fn assert_verifies(dir: &std::path::Path, db: &Db) {
-    let v = verify(dir, db.manifest_head().expect("head"));
-    assert!(v.is_ok(), "manifest: {:?}\npartitions: {:?}", v.manifest_problems, v.partition_problems);
+    let head = db.manifest_head().expect("head");
+    let offline = verify(dir, head);
+    let live = db.verify(head);
+    for v in [&offline, &live] {
+        assert!(v.is_ok(), "manifest: {:?}\npartitions: {:?}", v.manifest_problems, v.partition_problems);
+    }
+    assert_eq!(
+        (live.head, live.entries, live.partitions_verified),
+        (offline.head, offline.entries, offline.partitions_verified)
+    );
 }
 
 #[test]
@@ -149,19 +161,27 @@ fn per_tenant_retention_removes_one_tenants_data_and_drops_partitions_nobody_kee
 }
 
 #[test]
-fn verification_names_a_sealed_partition_the_manifest_does_not_know() {
+fn verification_live_and_offline_names_a_sealed_partition_the_manifest_does_not_know() {
     let dir = tempfile::tempdir().expect("tmp");
     let db = Db::open(options(dir.path())).expect("open");
     append(&db, "default", &metric("up", "a"), &minutes(0, HOUR), 2 * HOUR);
     db.flush_head(true).expect("flush");
     db.compact(2 * HOUR, false).expect("seal");
     let head = db.manifest_head().expect("head").expect("an entry");
-    drop(db);
+    // Emptied under the running store, then after it stopped: the live and
+    // the offline verification say the same.
     std::fs::write(dir.path().join(FILE_NAME), b"").expect("empty the manifest");
-    let v = verify(dir.path(), Some(head));
-    assert!(v.manifest_problems.iter().any(|p| p.contains("truncated")), "{:?}", v.manifest_problems);
-    assert!(v.manifest_problems.iter().any(|p| p.contains("pinned head")), "{:?}", v.manifest_problems);
-    assert!(v.partition_problems.iter().any(|p| p.contains("is not in the manifest")), "{:?}", v.partition_problems);
+    let live = db.verify(Some(head));
+    drop(db);
+    for v in [live, verify(dir.path(), Some(head))] {
+        assert!(v.manifest_problems.iter().any(|p| p.contains("truncated")), "{:?}", v.manifest_problems);
+        assert!(v.manifest_problems.iter().any(|p| p.contains("pinned head")), "{:?}", v.manifest_problems);
+        assert!(
+            v.partition_problems.iter().any(|p| p.contains("is not in the manifest")),
+            "{:?}",
+            v.partition_problems
+        );
+    }
     let err = Db::open(options(dir.path())).err().expect("a truncated manifest is refused");
     assert!(err.to_string().contains("truncated"), "{err}");
 }
