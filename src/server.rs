@@ -56,7 +56,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let compact = spawn_periodic(db.clone(), config.storage.compaction.interval, |db| {
         db.compact(crate::now_ms(), false).map(|_| ())
     });
-    let audit_dir = config.audit.dir.clone().unwrap_or_else(|| config.data_dir.join("audit"));
+    let audit_dir = config.audit.directory(&config.data_dir);
     let verifier =
         Arc::new(crate::verify::Verifier::new(db.clone(), state.audit.clone(), audit_dir, config.verify.clone()));
     let _ = state.verifier.set(verifier.clone());

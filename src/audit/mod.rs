@@ -158,7 +158,7 @@ impl AuditLog {
             tracing::warn!("audit log disabled (audit.enabled: false): reads and admin actions are not recorded");
             return Ok(Self::disabled());
         }
-        let dir = config.dir.clone().unwrap_or_else(|| data_dir.join("audit"));
+        let dir = config.directory(data_dir);
         let (file, torn) = file::ChainFile::open(&dir, config.max_file_size).map_err(|e| {
             anyhow::anyhow!("opening the audit log in {}: {e} (set audit.dir to a writable directory)", dir.display())
         })?;

@@ -25,3 +25,10 @@ impl Default for AuditConfig {
         Self { enabled: true, dir: None, max_file_size: 64 << 20 }
     }
 }
+
+impl AuditConfig {
+    /// Where the audit files are: `dir`, or `<data_dir>/audit`.
+    pub fn directory(&self, data_dir: &std::path::Path) -> PathBuf {
+        self.dir.clone().unwrap_or_else(|| data_dir.join("audit"))
+    }
+}
