@@ -92,7 +92,7 @@ impl Verifier {
         let problems: usize = sections.iter().map(|s| s.problems.len()).sum();
         for section in &sections {
             for problem in &section.problems {
-                tracing::error!(section = section.name, problem = %problem, requested_by, "tamper verification found a problem");
+                tracing::error!(section = section.name, %problem, requested_by, "tamper verification found a problem");
                 self.audit.record(AuditEvent {
                     principal: "rampart".into(),
                     tenant: String::new(),
@@ -103,15 +103,13 @@ impl Verifier {
                 });
             }
         }
+        let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
         if problems == 0 {
-            tracing::info!(duration_ms = duration.as_millis() as u64, requested_by, checked = ?sections.iter().map(|s| &s.checked).collect::<Vec<_>>(), "tamper verification passed");
+            let checked: Vec<&str> = sections.iter().map(|s| s.checked.as_str()).collect();
+            tracing::info!(duration_ms, requested_by, ?checked, "tamper verification passed");
         } else {
-            tracing::warn!(
-                problems,
-                duration_ms = duration.as_millis() as u64,
-                requested_by,
-                "tamper verification failed: see the problems logged above and docs/security.md"
-            );
+            let advice = "see the problems logged above and docs/security.md";
+            tracing::warn!(problems, duration_ms, requested_by, advice, "tamper verification failed");
         }
         self.remember(&sections, duration, started_at);
         Report {
