@@ -3,7 +3,8 @@
 //!
 //! One function per module, each registering its own benchmark group
 //! (`chunkenc/...`, `head/...`, `ingest/...`); add a module by writing its
-//! function and listing it in `criterion_group!` at the bottom.
+//! function and listing it in `criterion_group!` at the bottom. `index/...`
+//! builds a 100k-series data directory first (a few seconds).
 //!
 //! Inputs are generated from fixed seeds so runs are comparable.
 
@@ -249,5 +250,66 @@ fn ingest(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, chunkenc, head, ingest);
+/// Series in the `index` benchmarks' data directory.
+const INDEX_SERIES: usize = 100_000;
+
+/// `index/...` over a data directory of 100k cAdvisor-style series with two
+/// persisted samples each: `label_names`, `label_values` of a low- and a
+/// high-cardinality label, a regex `select` (index and chunk reads), and
+/// `open` (building the in-memory index from RocksDB). Prints the index's
+/// memory per series.
+fn index(c: &mut Criterion) {
+    use rampart_storage::{AppendBatch, Db, FsyncPolicy, MatchKind, Matcher, Options};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = || {
+        let mut opts = Options::new(dir.path());
+        opts.wal_fsync = FsyncPolicy::Never;
+        opts.retention = std::time::Duration::ZERO;
+        opts
+    };
+    let db = Db::open(options()).expect("open");
+    let mut rng = StdRng::seed_from_u64(SEED);
+    let t0 = START_MS;
+    for first in (0..INDEX_SERIES).step_by(BATCH_SERIES) {
+        let labels: Vec<_> = (first..first + BATCH_SERIES).map(|i| container_labels(i, &mut rng)).collect();
+        let mut batch = AppendBatch::new();
+        for l in &labels {
+            let pairs = l.iter().map(|(n, v)| (*n, v.as_str()));
+            batch.push(pairs, &[Sample::new(t0, 1.0), Sample::new(t0 + SCRAPE_INTERVAL_MS, 2.0)], []);
+        }
+        db.append("default", &batch, t0 + SCRAPE_INTERVAL_MS).expect("append");
+    }
+    db.flush_head(true).expect("flush");
+    let stats = db.stats().expect("stats");
+    eprintln!(
+        "index: {} series, {} bytes of index memory, {} bytes per series",
+        stats.index_series,
+        stats.index_memory_bytes,
+        stats.index_memory_bytes / stats.index_series.max(1)
+    );
+    let (mint, maxt) = (t0, t0 + SCRAPE_INTERVAL_MS);
+    let selector = [
+        Matcher::equal("__name__", "container_cpu_usage_seconds_total"),
+        Matcher::new(MatchKind::Regex, "namespace", "team-(1|2)").expect("regex"),
+    ];
+    let mut g = c.benchmark_group("index");
+    g.sample_size(10);
+    g.bench_function("label_names/100k_series", |b| {
+        b.iter(|| db.querier("default", mint, maxt).label_names(&[]).expect("names"))
+    });
+    g.bench_function("label_values/namespace/100k_series", |b| {
+        b.iter(|| db.querier("default", mint, maxt).label_values("namespace", &[]).expect("values"))
+    });
+    g.bench_function("label_values/pod/100k_series", |b| {
+        b.iter(|| db.querier("default", mint, maxt).label_values("pod", &[]).expect("values"))
+    });
+    g.bench_function("select_regex/100k_series", |b| {
+        b.iter(|| db.querier("default", mint, maxt).select(black_box(&selector)).expect("select").len())
+    });
+    drop(db);
+    g.bench_function("open/100k_series", |b| b.iter(|| Db::open(options()).expect("open").head_series()));
+    g.finish();
+}
+
+criterion_group!(benches, chunkenc, head, ingest, index);
 criterion_main!(benches);

@@ -76,9 +76,9 @@ impl Db {
         };
         let tombstones: Vec<Tombstone> = self
             .querier(tenant, start, end)
-            .matching_series(tenant_id, matchers)?
+            .matching_series(tenant_id, matchers)
             .into_iter()
-            .map(|(series, _)| Tombstone { seq: head.seq, tenant: tenant_id, series, start, end })
+            .map(|series| Tombstone { seq: head.seq, tenant: tenant_id, series, start, end })
             .collect();
         self.persist.put_tombstones(&tombstones, head)?;
         Ok(tombstones.len())

@@ -15,12 +15,13 @@
 //! | `batch` | [`AppendBatch`]: the series of one append, labels in canonical form |
 //! | `head` | in-memory series: open chunks, out-of-order samples, flush snapshots |
 //! | [`persist`] | RocksDB: series index, postings, partitioned chunks, metadata |
+//! | `index` | in memory, derived from RocksDB: postings and labels per tenant, chunk spans per partition |
 //! | `compact` | merging, re-encoding, sealing, retention, deletions and crash recovery of partitions |
 //! | [`manifest`] | the hash-chained record of seals, drops, retention and deletions |
 //! | `tombstone` | deleted ranges of series until compaction removes them |
 //! | `delete` | delete-series requests |
 //! | [`verify`] | checking sealed partitions and the manifest chain of a data directory, or of the open store ([`Db::verify`]) |
-//! | `querier` | label matchers → postings → samples over head and RocksDB, minus deleted ranges |
+//! | `querier` | label matchers → in-memory postings → samples over head and RocksDB, minus deleted ranges |
 //! | `db` | [`Db`]: opens, replays, appends, flushes; composes the above |
 //! | `backup` | [`Db::backup`]: consistent online copies of the data directory |
 
@@ -35,6 +36,7 @@ mod db;
 mod delete;
 mod error;
 mod head;
+mod index;
 pub mod labels;
 pub mod manifest;
 mod matcher;

@@ -1,10 +1,28 @@
 //! Reads: label matchers → postings → series → samples, over the head and
 //! RocksDB as one, always within one tenant and a time range.
 //!
-//! Selection intersects the postings of every matcher that cannot match an
-//! empty value (those are answered by the index), then checks all matchers
-//! against each candidate's labels, so negative and empty-matching matchers
-//! are exact. A series is returned only if it holds samples in the range.
+//! Series are found in the in-memory label index (`crate::index`): matchers
+//! that reject the empty value intersect their postings, matchers that
+//! accept it subtract the postings of the values they reject, and a regex
+//! runs once per distinct value of its label, never per series. Labels come
+//! from the index too; RocksDB is read only for chunk data (and exemplars).
+//!
+//! "Holds data in the range" (`series`, `label_names`, `label_values`; for
+//! `select` the samples themselves decide) means, exactly as before the
+//! index existed: a head chunk or loose head sample, or a persisted chunk,
+//! overlaps `[mint, maxt]`; when a tombstone overlaps the range, a sample
+//! outside the deleted ranges must remain. That is chunk granularity, finer
+//! than Prometheus, which answers label names and values per block. It is
+//! decided without chunk reads from the head's chunk bounds and the chunk
+//! spans (`crate::index::spans`); chunks are read only for a series with a
+//! tombstone in the range, or whose span in a partition strictly contains
+//! the range (the range may fall in a gap between its chunks there).
+//! `select` reads a series' chunks only in the partitions where its span
+//! overlaps the range.
+//!
+//! The index locks are held while the head is consulted and released
+//! before chunks are read for `select`; holding the spans lock across the
+//! head check means a chunk flushed meanwhile is found in one or the other.
 //!
 //! A series' data may come from several places (RocksDB chunks, head chunks,
 //! out-of-order samples), and a chunk being flushed may briefly be seen in
@@ -15,11 +33,15 @@
 
 use std::sync::Arc;
 
+use std::collections::BTreeSet;
+
 use crate::chunkenc;
 use crate::db::{dir_size, Db};
 use crate::error::Result;
+use crate::head::series::HeadChunk;
+use crate::index::{Presence, SpanTable};
 use crate::labels::Labels;
-use crate::matcher::{MatchKind, Matcher};
+use crate::matcher::Matcher;
 use crate::model::{Exemplar, Metadata, Sample};
 use crate::persist::{keys, PartitionState};
 use crate::tombstone::Deleted;
@@ -99,6 +121,8 @@ pub struct Stats {
     pub head_samples: u64,
     /// Series in the index, all tenants.
     pub index_series: u64,
+    /// Approximate heap bytes of the in-memory label index and chunk spans.
+    pub index_memory_bytes: u64,
     /// Bytes of the WAL directory.
     pub wal_bytes: u64,
     /// Bytes of the whole data directory.
@@ -141,12 +165,9 @@ impl Db {
         for s in self.head.all() {
             stats.head_samples += s.state.lock().head_samples() as u64;
         }
-        stats.index_series = self
-            .persist
-            .tenants()
-            .values()
-            .map(|t| self.persist.all_series(*t).map(|v| v.len() as u64))
-            .sum::<Result<u64>>()?;
+        stats.index_series = self.persist.label_index().read().series_count() as u64;
+        stats.index_memory_bytes =
+            (self.persist.label_index().heap_bytes() + self.persist.chunk_spans().read().heap_bytes()) as u64;
         for p in self.persist.partitions() {
             let mut row = PartitionStats {
                 start: p.start,
@@ -180,9 +201,26 @@ impl Querier<'_> {
     /// by labels.
     pub fn select(&self, matchers: &[Matcher]) -> Result<Vec<SeriesSamples>> {
         let Some(tenant) = self.tenant else { return Ok(Vec::new()) };
+        let (mint, maxt) = (self.mint, self.maxt);
+        // Under the index locks: labels, head data and the partitions to
+        // read. Chunks are read after the locks are released.
+        let located: Vec<(u64, Labels, HeadData, Vec<i64>)> = {
+            let index = self.db.persist.label_index().read();
+            let Some(view) = index.tenant(tenant) else { return Ok(Vec::new()) };
+            let spans = self.db.persist.chunk_spans().read();
+            view.select(matchers)
+                .into_iter()
+                .filter_map(|id| {
+                    let head = self.head_data(id);
+                    let partitions = spans.partitions_of(tenant, id, mint, maxt);
+                    let empty = head.0.is_empty() && head.1.is_empty() && partitions.is_empty();
+                    (!empty).then(|| (id, view.labels(id), head, partitions))
+                })
+                .collect()
+        };
         let mut out = Vec::new();
-        for (id, labels) in self.matching_series(tenant, matchers)? {
-            let s = self.series_data(tenant, id, labels)?;
+        for (id, labels, head, partitions) in located {
+            let s = self.series_samples(tenant, id, labels, head, &partitions)?;
             if s.has_samples()? {
                 out.push(s);
             }
@@ -195,10 +233,13 @@ impl Querier<'_> {
     /// range, sorted.
     pub fn series(&self, matchers: &[Matcher]) -> Result<Vec<Labels>> {
         let Some(tenant) = self.tenant else { return Ok(Vec::new()) };
+        let index = self.db.persist.label_index().read();
+        let Some(view) = index.tenant(tenant) else { return Ok(Vec::new()) };
+        let spans = self.db.persist.chunk_spans().read();
         let mut out = Vec::new();
-        for (id, labels) in self.matching_series(tenant, matchers)? {
-            if self.has_data(tenant, id)? {
-                out.push(labels);
+        for id in view.select(matchers) {
+            if self.has_data(&spans, tenant, id)? {
+                out.push(view.labels(id));
             }
         }
         out.sort();
@@ -209,17 +250,25 @@ impl Querier<'_> {
     /// empty) with samples in the range, sorted.
     pub fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>> {
         let Some(tenant) = self.tenant else { return Ok(Vec::new()) };
+        let index = self.db.persist.label_index().read();
+        let Some(view) = index.tenant(tenant) else { return Ok(Vec::new()) };
+        let spans = self.db.persist.chunk_spans().read();
         if !matchers.is_empty() {
-            let mut names: Vec<String> =
-                self.series(matchers)?.iter().flat_map(|l| l.iter().map(|l| l.name.clone())).collect();
-            names.sort();
-            names.dedup();
-            return Ok(names);
+            let mut names = BTreeSet::new();
+            for id in view.select(matchers) {
+                if self.has_data(&spans, tenant, id)? {
+                    names.extend(view.pairs(id).map(|(name, _)| name));
+                }
+            }
+            return Ok(names.into_iter().map(str::to_owned).collect());
         }
         let mut out = Vec::new();
-        for name in self.db.persist.label_names(tenant)? {
-            if self.any_with_data(tenant, &self.db.persist.postings(tenant, &name, |_| true)?)? {
-                out.push(name);
+        for (name, values) in view.names() {
+            for ids in values.values() {
+                if self.any_with_data(&spans, tenant, ids)? {
+                    out.push(name.to_owned());
+                    break;
+                }
             }
         }
         Ok(out)
@@ -229,21 +278,22 @@ impl Querier<'_> {
     /// when empty) with samples in the range, sorted.
     pub fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>> {
         let Some(tenant) = self.tenant else { return Ok(Vec::new()) };
+        let index = self.db.persist.label_index().read();
+        let Some(view) = index.tenant(tenant) else { return Ok(Vec::new()) };
+        let spans = self.db.persist.chunk_spans().read();
         if !matchers.is_empty() {
-            let mut values: Vec<String> =
-                self.series(matchers)?.iter().filter_map(|l| l.get(name).map(str::to_owned)).collect();
-            values.sort();
-            values.dedup();
-            return Ok(values);
+            let mut values = BTreeSet::new();
+            for id in view.select(matchers) {
+                if self.has_data(&spans, tenant, id)? {
+                    values.extend(view.pairs(id).filter(|(n, _)| *n == name).map(|(_, value)| value));
+                }
+            }
+            return Ok(values.into_iter().map(str::to_owned).collect());
         }
-        let mut candidates = Vec::new();
-        self.db
-            .persist
-            .scan_label_values(tenant, name, |value, ids| candidates.push((value.to_owned(), ids.to_vec())))?;
         let mut out = Vec::new();
-        for (value, ids) in candidates {
-            if self.any_with_data(tenant, &ids)? {
-                out.push(value);
+        for (value, ids) in view.values(name).into_iter().flatten() {
+            if self.any_with_data(&spans, tenant, ids)? {
+                out.push(value.to_string());
             }
         }
         Ok(out)
@@ -258,8 +308,13 @@ impl Querier<'_> {
     /// Exemplars in the range of the series matching `matchers`.
     pub fn exemplars(&self, matchers: &[Matcher]) -> Result<Vec<(Labels, Vec<Exemplar>)>> {
         let Some(tenant) = self.tenant else { return Ok(Vec::new()) };
+        let matching: Vec<(u64, Labels)> = {
+            let index = self.db.persist.label_index().read();
+            let Some(view) = index.tenant(tenant) else { return Ok(Vec::new()) };
+            view.select(matchers).into_iter().map(|id| (id, view.labels(id))).collect()
+        };
         let mut out = Vec::new();
-        for (id, labels) in self.matching_series(tenant, matchers)? {
+        for (id, labels) in matching {
             let ex = self.db.persist.exemplars(tenant, id, self.mint, self.maxt)?;
             if !ex.is_empty() {
                 out.push((labels, ex));
@@ -268,49 +323,37 @@ impl Querier<'_> {
         Ok(out)
     }
 
-    /// Ids and labels of the series of `tenant` matching all `matchers`,
-    /// whether or not they hold samples in the range.
-    pub(crate) fn matching_series(&self, tenant: u32, matchers: &[Matcher]) -> Result<Vec<(u64, Labels)>> {
-        let persist = &self.db.persist;
-        let mut candidates: Option<Vec<u64>> = None;
-        for m in matchers.iter().filter(|m| !m.matches_empty()) {
-            let ids = match m.kind {
-                MatchKind::Equal => persist.postings_for_value(tenant, &m.name, &m.value)?,
-                _ => persist.postings(tenant, &m.name, |v| m.matches(v))?,
-            };
-            candidates = Some(match candidates {
-                None => ids,
-                Some(prev) => intersect(&prev, &ids),
-            });
-            if candidates.as_ref().is_some_and(Vec::is_empty) {
-                return Ok(Vec::new());
-            }
-        }
-        let ids = match candidates {
-            Some(ids) => ids,
-            None => persist.all_series(tenant)?,
-        };
-        let labels = persist.series_labels(&ids)?;
-        Ok(ids
-            .into_iter()
-            .zip(labels)
-            .filter_map(|(id, l)| l.filter(|(t, _)| *t == tenant).map(|(_, l)| (id, l)))
-            .filter(|(_, l)| matchers.iter().all(|m| m.matches_labels(l)))
-            .collect())
+    /// Sorted ids of the series of `tenant` matching all `matchers`, whether
+    /// or not they hold samples in the range.
+    pub(crate) fn matching_series(&self, tenant: u32, matchers: &[Matcher]) -> Vec<u64> {
+        let index = self.db.persist.label_index().read();
+        index.tenant(tenant).map(|view| view.select(matchers)).unwrap_or_default()
     }
 
-    fn series_data(&self, tenant: u32, id: u64, labels: Labels) -> Result<SeriesSamples> {
-        let (mint, maxt) = (self.mint, self.maxt);
-        // Head first, then RocksDB: a chunk flushed in between is seen twice
-        // (and merged), never missed.
-        let (head_chunks, loose) = match self.db.head.get_by_id(id) {
-            Some(s) => s.state.lock().read(mint, maxt),
+    /// The head's chunks and out-of-order samples of a series in the range.
+    fn head_data(&self, id: u64) -> HeadData {
+        match self.db.head.get_by_id(id) {
+            Some(s) => s.state.lock().read(self.mint, self.maxt),
             None => (Vec::new(), Vec::new()),
-        };
+        }
+    }
+
+    /// A series' data in the range: `head` (read first: a chunk flushed
+    /// meanwhile is then seen twice, and merged, never missed) and its
+    /// persisted chunks in the partitions starting at `partitions`.
+    fn series_samples(
+        &self,
+        tenant: u32,
+        id: u64,
+        labels: Labels,
+        (head_chunks, loose): HeadData,
+        partitions: &[i64],
+    ) -> Result<SeriesSamples> {
+        let (mint, maxt) = (self.mint, self.maxt);
         let mut chunks: Vec<(i64, i64, Arc<[u8]>)> = self
             .db
             .persist
-            .series_chunks(tenant, id, mint, maxt)?
+            .series_chunks_in(tenant, id, partitions, mint, maxt)?
             .into_iter()
             .map(|c| (c.min_t, c.max_t, c.bytes))
             .collect();
@@ -319,22 +362,31 @@ impl Querier<'_> {
         Ok(SeriesSamples { labels, chunks, loose, deleted: self.db.persist.deleted(id), mint, maxt })
     }
 
-    fn has_data(&self, tenant: u32, id: u64) -> Result<bool> {
-        if self.db.persist.deleted(id).overlaps(self.mint, self.maxt) {
-            return self.series_data(tenant, id, Labels::default())?.has_samples();
+    /// True when a series holds data in the range: a head or persisted chunk
+    /// overlaps it, or with a tombstone overlapping it, a sample outside the
+    /// deleted ranges remains. Chunks are read only for a tombstone or when
+    /// the range lies strictly inside the series' span in a partition.
+    fn has_data(&self, spans: &SpanTable, tenant: u32, id: u64) -> Result<bool> {
+        let (mint, maxt) = (self.mint, self.maxt);
+        if self.db.persist.deleted(id).overlaps(mint, maxt) {
+            let partitions = spans.partitions_of(tenant, id, mint, maxt);
+            return self.series_samples(tenant, id, Labels::default(), self.head_data(id), &partitions)?.has_samples();
         }
-        if let Some(s) = self.db.head.get_by_id(id) {
-            let (chunks, loose) = s.state.lock().read(self.mint, self.maxt);
-            if !chunks.is_empty() || !loose.is_empty() {
-                return Ok(true);
+        if self.db.head.get_by_id(id).is_some_and(|s| s.state.lock().overlaps(mint, maxt)) {
+            return Ok(true);
+        }
+        match spans.presence(tenant, id, mint, maxt) {
+            Presence::Present => Ok(true),
+            Presence::Absent => Ok(false),
+            Presence::Unsure(starts) => {
+                Ok(!self.db.persist.series_chunks_in(tenant, id, &starts, mint, maxt)?.is_empty())
             }
         }
-        Ok(!self.db.persist.series_chunks(tenant, id, self.mint, self.maxt)?.is_empty())
     }
 
-    fn any_with_data(&self, tenant: u32, ids: &[u64]) -> Result<bool> {
+    fn any_with_data(&self, spans: &SpanTable, tenant: u32, ids: &[u64]) -> Result<bool> {
         for id in ids {
-            if self.has_data(tenant, *id)? {
+            if self.has_data(spans, tenant, *id)? {
                 return Ok(true);
             }
         }
@@ -342,19 +394,5 @@ impl Querier<'_> {
     }
 }
 
-/// Intersection of two sorted id lists.
-fn intersect(a: &[u64], b: &[u64]) -> Vec<u64> {
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out
-}
+/// A series' chunks and out-of-order samples in the head.
+type HeadData = (Vec<HeadChunk>, Vec<Sample>);

@@ -141,3 +141,97 @@ fn sealed_partitions_refuse_new_samples_but_accept_identical_resends() {
     let r = append(&db, "default", &up("new"), &[Sample::new(2_000, 1.0)]);
     assert_eq!(r.rejections.len(), 1, "a sealed partition is immutable");
 }
+
+/// The label-level answers of one tenant over `[mint, maxt]`: label names,
+/// values of `job`, and the series of `up`.
+fn label_answers(db: &Db, tenant: &str, mint: i64, maxt: i64) -> (Vec<String>, Vec<String>, Vec<Labels>) {
+    let q = db.querier(tenant, mint, maxt);
+    (
+        q.label_names(&[]).expect("names"),
+        q.label_values("job", &[]).expect("values"),
+        q.series(&[Matcher::equal("__name__", "up")]).expect("series"),
+    )
+}
+
+fn strings(s: &[&str]) -> Vec<String> {
+    s.iter().map(|x| x.to_string()).collect()
+}
+
+#[test]
+fn label_index_follows_the_data_through_flush_restart_and_retention() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let at = |h: i64| Sample::new(h * HOUR + HOUR / 2, 1.0);
+    let down_a = Labels::from_pairs([("__name__", "down"), ("job", "a"), ("zone", "z1")]);
+    let all = (i64::MIN, i64::MAX);
+    let want_all = (strings(&["__name__", "job", "zone"]), strings(&["a", "b"]), vec![up("a"), up("b")]);
+    let mut opts = options(dir.path());
+    opts.retention = Duration::from_millis(HOUR as u64);
+    {
+        let db = Db::open(opts.clone()).expect("open");
+        db.append("default", &batch(&up("a"), &[at(0)]), 0).expect("append");
+        db.append("default", &batch(&up("b"), &[at(2)]), 0).expect("append");
+        db.append("default", &batch(&down_a, &[at(0), at(2)]), 0).expect("append");
+        db.append("other", &batch(&up("c"), &[at(0)]), 0).expect("append");
+        assert_eq!(label_answers(&db, "default", all.0, all.1), want_all, "from the head");
+        db.flush_head(true).expect("flush");
+        assert_eq!(label_answers(&db, "default", all.0, all.1), want_all, "from RocksDB");
+        let early = (strings(&["__name__", "job", "zone"]), strings(&["a"]), vec![up("a")]);
+        assert_eq!(label_answers(&db, "default", 0, HOUR - 1), early);
+        assert_eq!(label_answers(&db, "default", HOUR, 2 * HOUR - 1), (vec![], vec![], vec![]), "no data in [1h, 2h)");
+    }
+    let db = Db::open(opts).expect("reopen");
+    assert_eq!(label_answers(&db, "default", all.0, all.1), want_all, "index rebuilt at open");
+    assert_eq!(
+        label_answers(&db, "other", all.0, all.1),
+        (strings(&["__name__", "job"]), strings(&["c"]), vec![up("c")])
+    );
+    assert_eq!(db.stats().expect("stats").index_series, 4);
+    // Cut-off 3h30m - 1h: partition [0, 1h) goes; up{job="a"} and tenant
+    // `other` keep their series in the index but no data.
+    assert_eq!(db.compact(3 * HOUR + HOUR / 2, false).expect("compact").partitions_dropped, 1);
+    assert_eq!(
+        label_answers(&db, "default", all.0, all.1),
+        (strings(&["__name__", "job", "zone"]), strings(&["a", "b"]), vec![up("b")]),
+        "job=\"a\" remains through down{{job=\"a\"}}"
+    );
+    assert_eq!(label_answers(&db, "other", all.0, all.1), (vec![], vec![], vec![]));
+    let q = db.querier("default", all.0, all.1);
+    assert_eq!(q.label_values("job", &[Matcher::equal("__name__", "up")]).expect("values"), strings(&["b"]));
+    assert_eq!(q.label_names(&[Matcher::equal("job", "b")]).expect("names"), strings(&["__name__", "job"]));
+}
+
+#[test]
+fn a_range_in_a_gap_between_chunks_of_one_partition_holds_no_data() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut opts = options(dir.path());
+    opts.head_chunk_samples = 5;
+    let minute = 60_000;
+    // Two chunks in partition [0, 1h): minutes 0-4 and 40-44.
+    let samples: Vec<Sample> = (0..5).chain(40..45).map(|m| Sample::new(m * minute, m as f64)).collect();
+    let db = Db::open(opts.clone()).expect("open");
+    append(&db, "default", &up("a"), &samples);
+    let check = |db: &Db, stage: &str| {
+        let present = (strings(&["__name__", "job"]), strings(&["a"]), vec![up("a")]);
+        let absent = (vec![], vec![], vec![]);
+        assert_eq!(label_answers(db, "default", 10 * minute, 30 * minute), absent, "{stage}: inside the gap");
+        assert_eq!(label_answers(db, "default", 2 * minute, 30 * minute), present, "{stage}: first chunk overlaps");
+        assert_eq!(label_answers(db, "default", 30 * minute, 41 * minute), present, "{stage}: second chunk overlaps");
+        assert_eq!(label_answers(db, "default", 45 * minute, HOUR), absent, "{stage}: after the last sample");
+        assert!(read(db, "default", 10 * minute, 30 * minute).is_empty(), "{stage}: select in the gap");
+        assert_eq!(read(db, "default", 0, HOUR)[0].1.len(), 10, "{stage}: every sample read");
+    };
+    check(&db, "head");
+    db.flush_head(true).expect("flush");
+    check(&db, "persisted");
+    drop(db);
+    let db = Db::open(opts).expect("reopen");
+    check(&db, "reopened");
+    // Deleting minutes 40-44 leaves the series without data in [30m, 1h],
+    // before and after compaction removes the samples.
+    db.delete_series("default", &[Matcher::equal("job", "a")], 40 * minute, 44 * minute, "test").expect("delete");
+    let absent = (vec![], vec![], vec![]);
+    assert_eq!(label_answers(&db, "default", 30 * minute, HOUR), absent, "tombstoned");
+    db.compact(10 * HOUR, true).expect("compact");
+    assert_eq!(label_answers(&db, "default", 30 * minute, HOUR), absent, "compacted");
+    assert_eq!(read(&db, "default", 0, HOUR)[0].1.len(), 5);
+}

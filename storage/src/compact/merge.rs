@@ -3,13 +3,16 @@
 //! re-encoded into chunks of `compacted_chunk_samples`. A series' deletes
 //! and puts always go into the same write batch, so a crash leaves either
 //! the old or the new chunks of a series, never a mix. Merging a merged
-//! partition changes nothing, so it can be repeated after a crash.
+//! partition changes nothing, so it can be repeated after a crash. After
+//! each batch is written, the chunk spans of its series are updated
+//! (`crate::index::spans`).
 
 use rocksdb::WriteBatch;
 
 use crate::chunkenc::{self, Encoding};
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::index::Span;
 use crate::model::Sample;
 use crate::persist::keys;
 
@@ -29,6 +32,10 @@ pub(super) struct Merged {
 
 type Group = Vec<(Box<[u8]>, Box<[u8]>)>;
 
+/// Series rewritten in the pending batch: tenant, series, span of the new
+/// chunks (`None` when no sample is left).
+type Rewritten = Vec<(u32, u64, Option<Span>)>;
+
 /// Merges the chunks of every series of a partition.
 pub(super) fn partition(db: &Db, start: i64) -> Result<Merged> {
     let mut merged = Merged::default();
@@ -37,6 +44,7 @@ pub(super) fn partition(db: &Db, start: i64) -> Result<Merged> {
     };
     let target = usize::from(db.opts.compacted_chunk_samples.max(1));
     let mut batch = WriteBatch::default();
+    let mut rewritten: Rewritten = Vec::new();
     let mut group: Group = Vec::new();
     for item in iter {
         let (k, v) = item.map_err(Error::rocks("read partition"))?;
@@ -45,16 +53,23 @@ pub(super) fn partition(db: &Db, start: i64) -> Result<Merged> {
         }
         let same_series = group.first().is_some_and(|(g, _)| g[..SERIES_PREFIX_LEN] == k[..SERIES_PREFIX_LEN]);
         if !same_series && !group.is_empty() {
-            rewrite_series(db, &mut group, &mut batch, &cf, target, &mut merged)?;
+            rewrite_series(db, &mut group, &mut batch, &cf, target, &mut merged, &mut rewritten)?;
             if batch.size_in_bytes() >= BATCH_BYTES {
-                db.persist.rocks().write(std::mem::take(&mut batch)).map_err(Error::rocks("write merged chunks"))?;
+                write(db, start, std::mem::take(&mut batch), &mut rewritten)?;
             }
         }
         group.push((k, v));
     }
-    rewrite_series(db, &mut group, &mut batch, &cf, target, &mut merged)?;
-    db.persist.rocks().write(batch).map_err(Error::rocks("write merged chunks"))?;
+    rewrite_series(db, &mut group, &mut batch, &cf, target, &mut merged, &mut rewritten)?;
+    write(db, start, batch, &mut rewritten)?;
     Ok(merged)
+}
+
+/// Writes a batch of rewritten series, then their new chunk spans.
+fn write(db: &Db, start: i64, batch: WriteBatch, rewritten: &mut Rewritten) -> Result<()> {
+    db.persist.rocks().write(batch).map_err(Error::rocks("write merged chunks"))?;
+    db.persist.chunks_rewritten(start, rewritten.drain(..));
+    Ok(())
 }
 
 /// Replaces the chunks of one series (all in `group`) by merged ones,
@@ -66,6 +81,7 @@ fn rewrite_series(
     cf: &impl rocksdb::AsColumnFamilyRef,
     target: usize,
     merged: &mut Merged,
+    rewritten: &mut Rewritten,
 ) -> Result<()> {
     merged.chunks_before += group.len() as u64;
     let Some((first_key, _)) = group.first() else { return Ok(()) };
@@ -97,6 +113,8 @@ fn rewrite_series(
         );
         merged.chunks_after += 1;
     }
+    let span = samples.first().zip(samples.last()).map(|(first, last)| Span { min_t: first.t, max_t: last.t });
+    rewritten.push((tenant, series, span));
     merged.series_rewritten += 1;
     group.clear();
     Ok(())

@@ -223,10 +223,20 @@ impl SeriesState {
         self.closed.retain(|c| c.flush_gen != gen);
     }
 
+    /// True when [`SeriesState::read`] over `[mint, maxt]` would return
+    /// something (a chunk overlapping the range or a loose sample in it),
+    /// without copying anything.
+    pub fn overlaps(&self, mint: i64, maxt: i64) -> bool {
+        let overlaps = |min_t, max_t| spans_overlap(min_t, max_t, mint, maxt);
+        self.closed.iter().any(|c| overlaps(c.min_t, c.max_t))
+            || self.open.as_ref().is_some_and(|o| overlaps(o.min_t, o.max_t))
+            || self.ooo.iter().any(|s| s.t >= mint && s.t <= maxt)
+    }
+
     /// Head data overlapping `[mint, maxt]`: chunks (the open one copied) and
     /// out-of-order samples.
     pub fn read(&self, mint: i64, maxt: i64) -> (Vec<HeadChunk>, Vec<Sample>) {
-        let overlaps = |min_t: i64, max_t: i64| min_t <= maxt && max_t >= mint;
+        let overlaps = |min_t, max_t| spans_overlap(min_t, max_t, mint, maxt);
         let mut chunks: Vec<HeadChunk> = self.closed.iter().filter(|c| overlaps(c.min_t, c.max_t)).cloned().collect();
         if let Some(o) = self.open.as_ref().filter(|o| overlaps(o.min_t, o.max_t)) {
             chunks.push(HeadChunk { min_t: o.min_t, max_t: o.max_t, bytes: o.app.bytes().into(), flush_gen: 0 });
@@ -242,6 +252,11 @@ impl SeriesState {
             + self.closed.iter().map(|c| chunk_samples(&c.bytes)).sum::<usize>()
             + self.ooo.len()
     }
+}
+
+/// True when the chunk `[min_t, max_t]` overlaps `[mint, maxt]`.
+fn spans_overlap(min_t: i64, max_t: i64, mint: i64, maxt: i64) -> bool {
+    min_t <= maxt && max_t >= mint
 }
 
 /// The value bits at `t` in an encoded chunk. A chunk that fails to decode

@@ -23,6 +23,10 @@
 //! it belongs to, so `meta/manifest_head` always names the last applied
 //! manifest entry (see `crate::manifest`).
 //!
+//! Every write or delete of `series` or chunk keys goes through this module,
+//! which keeps the in-memory label index and chunk spans (`crate::index`) in
+//! step: both are built here at open and updated with each such change.
+//!
 //! Locks: `partitions` guards the in-memory partition table; `tenants`
 //! serialises tenant creation. Neither is held during RocksDB reads of chunk
 //! data.
@@ -40,6 +44,7 @@ use rocksdb::{
 };
 
 use crate::error::{Error, Result};
+use crate::index::{ChunkSpans, LabelIndex, Span};
 use crate::labels::Labels;
 use crate::manifest::ManifestHead;
 use crate::tombstone::{Tombstone, Tombstones};
@@ -158,6 +163,10 @@ pub struct Persist {
     tenants: Mutex<HashMap<String, u32>>,
     /// Deleted ranges not yet removed by compaction.
     tombstones: Tombstones,
+    /// The `series` family in memory, with postings.
+    label_index: LabelIndex,
+    /// Which series hold chunks in each partition, and when.
+    chunk_spans: ChunkSpans,
 }
 
 impl Persist {
@@ -199,11 +208,15 @@ impl Persist {
             partitions: RwLock::new(BTreeMap::new()),
             tenants: Mutex::new(HashMap::new()),
             tombstones: Tombstones::default(),
+            label_index: LabelIndex::default(),
+            chunk_spans: ChunkSpans::new(partition_ms),
         };
         persist.check_format()?;
         persist.load_partitions(&names)?;
         persist.load_tenants()?;
         persist.load_tombstones()?;
+        persist.load_label_index()?;
+        persist.load_chunk_spans()?;
         Ok(persist)
     }
 
@@ -282,6 +295,91 @@ impl Persist {
         }
         self.tombstones.insert(loaded);
         Ok(())
+    }
+
+    /// Builds the label index from the `series` family.
+    fn load_label_index(&self) -> Result<()> {
+        /// Series decoded before they are added to the index in one go.
+        const BATCH: usize = 8192;
+        let started = std::time::Instant::now();
+        let cf = self.cf(CF_SERIES)?;
+        let mut batch: Vec<(u32, u64, Labels)> = Vec::with_capacity(BATCH);
+        let mut total = 0usize;
+        let mut it = self.db.raw_iterator_cf(&cf);
+        it.seek_to_first();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let id = u64::from_be_bytes(k.try_into().map_err(|_| corrupt_meta(k, "bad series key"))?);
+            let (tenant, labels) = keys::parse_series_value(k, v)?;
+            batch.push((tenant, id, labels));
+            if batch.len() == BATCH {
+                self.label_index.insert(batch.iter().map(|(t, id, l)| (*t, *id, l)));
+                total += batch.len();
+                batch.clear();
+            }
+            it.next();
+        }
+        it.status().map_err(Error::rocks("read series index"))?;
+        self.label_index.insert(batch.iter().map(|(t, id, l)| (*t, *id, l)));
+        total += batch.len();
+        tracing::info!(
+            series = total,
+            heap_bytes = self.label_index.heap_bytes(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "label index built"
+        );
+        Ok(())
+    }
+
+    /// Builds the chunk spans from every partition's chunk keys and the max
+    /// time at the head of each chunk value (no chunk is decoded). A
+    /// partition that cannot be read is logged and marked unknown, so that
+    /// the store still opens (and `rampart verify` can name the damage).
+    fn load_chunk_spans(&self) -> Result<()> {
+        let started = std::time::Instant::now();
+        let mut entries = 0usize;
+        for start in self.partitions.read().keys().copied().collect::<Vec<_>>() {
+            match self.partition_spans(start) {
+                Ok(spans) => {
+                    entries += spans.len();
+                    self.chunk_spans.add(spans);
+                }
+                Err(e) => {
+                    tracing::error!(
+                        partition = %Self::partition_cf_name(start),
+                        error = %e,
+                        "cannot index a partition's chunks; queries read them directly; run `rampart verify`"
+                    );
+                    self.chunk_spans.mark_unknown(start);
+                }
+            }
+        }
+        tracing::info!(
+            entries,
+            heap_bytes = self.chunk_spans.read().heap_bytes(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "chunk spans built"
+        );
+        Ok(())
+    }
+
+    /// `(start, tenant, series, span)` of every series with chunks in the
+    /// partition starting at `start`.
+    fn partition_spans(&self, start: i64) -> Result<Vec<(i64, u32, u64, Span)>> {
+        let mut spans: Vec<(i64, u32, u64, Span)> = Vec::new();
+        let Some(cf) = self.partition_cf(start) else { return Ok(spans) };
+        let mut it = self.db.raw_iterator_cf(&cf);
+        it.seek_to_first();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let (tenant, series, min_t) = keys::parse_chunk_key(k)?;
+            let max_t = keys::chunk_value_max_t(v).ok_or_else(|| corrupt_meta(k, "chunk value too short"))?;
+            match spans.last_mut() {
+                Some((_, t, s, last)) if *t == tenant && *s == series => last.max_t = last.max_t.max(max_t),
+                _ => spans.push((start, tenant, series, Span { min_t, max_t })),
+            }
+            it.next();
+        }
+        it.status().map_err(Error::rocks("read partition"))?;
+        Ok(spans)
     }
 
     fn load_tenants(&self) -> Result<()> {
@@ -370,9 +468,10 @@ impl Persist {
         if self.read_only {
             return Err(Error::ReadOnly);
         }
+        let entries: Vec<(u32, u64, &Labels)> = entries.into_iter().collect();
         let (series, by_labels, postings) = (self.cf(CF_SERIES)?, self.cf(CF_SERIES_BY_LABELS)?, self.cf(CF_POSTINGS)?);
         let mut batch = WriteBatch::default();
-        for (tenant, id, labels) in entries {
+        for &(tenant, id, labels) in &entries {
             let value = keys::series_value(tenant, labels);
             batch.put_cf(&series, keys::series_key(id), &value);
             batch.put_cf(&by_labels, &value, id.to_be_bytes());
@@ -380,7 +479,19 @@ impl Persist {
                 batch.put_cf(&postings, keys::postings_key(tenant, &l.name, &l.value, id), []);
             }
         }
-        self.db.write(batch).map_err(Error::rocks("write series index"))
+        self.db.write(batch).map_err(Error::rocks("write series index"))?;
+        self.label_index.insert(entries);
+        Ok(())
+    }
+
+    /// The in-memory label index (kept in step with the `series` family).
+    pub(crate) fn label_index(&self) -> &LabelIndex {
+        &self.label_index
+    }
+
+    /// The in-memory chunk spans (kept in step with the chunk families).
+    pub(crate) fn chunk_spans(&self) -> &ChunkSpans {
+        &self.chunk_spans
     }
 
     /// Labels and tenant of each series id (`None` for unknown ids).
@@ -396,38 +507,6 @@ impl Persist {
                 None => Ok(None),
             })
             .collect()
-    }
-
-    /// Sorted ids of the series of `tenant` that have `name` set to a value
-    /// accepted by `accept`.
-    pub fn postings(&self, tenant: u32, name: &str, accept: impl Fn(&str) -> bool) -> Result<Vec<u64>> {
-        let mut out = Vec::new();
-        self.scan_label_values(tenant, name, |value, ids| {
-            if accept(value) {
-                out.extend_from_slice(ids);
-            }
-        })?;
-        out.sort_unstable();
-        out.dedup();
-        Ok(out)
-    }
-
-    /// Sorted ids of the series of `tenant` with label `name` = `value`:
-    /// reads that pair's postings only, where [`Persist::postings`] scans
-    /// every value of the label.
-    pub fn postings_for_value(&self, tenant: u32, name: &str, value: &str) -> Result<Vec<u64>> {
-        let cf = self.cf(CF_POSTINGS)?;
-        let prefix = keys::postings_prefix(tenant, name, value);
-        let mut it = self.db.raw_iterator_cf_opt(&cf, bounded(&prefix));
-        it.seek(&prefix);
-        let mut out = Vec::new();
-        while let Some(k) = it.key() {
-            out.push(keys::postings_series(k)?);
-            it.next();
-        }
-        it.status().map_err(Error::rocks("scan postings"))?;
-        // Keys end in the big-endian id, so they come sorted.
-        Ok(out)
     }
 
     /// Calls `f(value, series ids)` for every value of label `name` in
@@ -565,7 +644,20 @@ impl Persist {
         }
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
-        self.db.write_opt(batch, &wo).map_err(Error::rocks("write chunks"))
+        self.db.write_opt(batch, &wo).map_err(Error::rocks("write chunks"))?;
+        self.chunk_spans.add(
+            chunks
+                .iter()
+                .map(|c| (self.partition_start(c.min_t), c.tenant, c.series, Span { min_t: c.min_t, max_t: c.max_t })),
+        );
+        Ok(())
+    }
+
+    /// Records that the chunks of some series in partition `start` were
+    /// rewritten (by a merge): `Some` is the span of their new chunks, `None`
+    /// says none is left. Call after the rewrite is written.
+    pub(crate) fn chunks_rewritten(&self, start: i64, rewritten: impl IntoIterator<Item = (u32, u64, Option<Span>)>) {
+        self.chunk_spans.replace(start, rewritten);
     }
 
     /// The WAL segment of the last checkpoint whose chunks are persisted.
@@ -582,11 +674,24 @@ impl Persist {
     /// Persisted chunks of one series overlapping `[mint, maxt]`, in
     /// partition and then min-time order.
     pub fn series_chunks(&self, tenant: u32, series: u64, mint: i64, maxt: i64) -> Result<Vec<StoredChunk>> {
-        let mut out = Vec::new();
         let starts: Vec<i64> =
             self.partitions.read().values().filter(|p| p.end > mint && p.start <= maxt).map(|p| p.start).collect();
+        self.series_chunks_in(tenant, series, &starts, mint, maxt)
+    }
+
+    /// Like [`Persist::series_chunks`], reading only the partitions that
+    /// start at `starts` (ascending).
+    pub(crate) fn series_chunks_in(
+        &self,
+        tenant: u32,
+        series: u64,
+        starts: &[i64],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<StoredChunk>> {
+        let mut out = Vec::new();
         let prefix = keys::series_prefix(tenant, series);
-        for start in starts {
+        for &start in starts {
             let Some(cf) = self.partition_cf(start) else { continue };
             let mut it = self.db.raw_iterator_cf_opt(&cf, bounded(&prefix));
             it.seek(prefix);
@@ -682,6 +787,7 @@ impl Persist {
     /// Drops a whole partition: its column family and its table entry,
     /// recording the manifest entry that says so. Idempotent.
     pub(crate) fn drop_partition(&self, start: i64, head: ManifestHead) -> Result<()> {
+        self.chunk_spans.drop_partition(start);
         self.partitions.write().remove(&start);
         if self.partition_cf(start).is_some() {
             self.db.drop_cf(&Self::partition_cf_name(start)).map_err(Error::rocks("drop partition"))?;
@@ -701,6 +807,7 @@ impl Persist {
         rewrite_causes: Option<&[u64]>,
         head: ManifestHead,
     ) -> Result<()> {
+        self.chunk_spans.remove_tenant(start, tenant);
         let mut batch = WriteBatch::default();
         if let Some(cf) = self.partition_cf(start) {
             let from = tenant.to_be_bytes();

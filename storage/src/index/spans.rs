@@ -1,0 +1,280 @@
+//! Chunk spans: for each partition and tenant, the series holding chunks
+//! there and the time span those chunks cover, so that "has this series
+//! data in `[mint, maxt]`" is answered without reading chunks.
+//!
+//! A series' span in a partition is `[min_t, max_t]`: the smallest chunk min
+//! time and the largest chunk max time among its chunks in that partition.
+//! Both ends are sample times, so a span with an end inside a range proves
+//! that a chunk overlaps the range; a span that strictly contains the range
+//! proves nothing (the range may fall in a gap between chunks) and is
+//! reported as [`Presence::Unsure`], for the caller to check the chunks.
+//!
+//! Invariants (kept by `crate::persist`, which owns every chunk write and
+//! delete): a series has a span in a partition exactly when the partition
+//! holds a chunk of it, and the span covers all of those chunks. Spans are
+//! updated after chunks are written (a reader that finds a chunk gone from
+//! the head finds its span here), and removed before chunks are dropped.
+//! While a merge rewrites a partition a span may briefly be wider than the
+//! chunks; merges only remove samples that tombstones cover, and readers
+//! check chunks whenever a tombstone overlaps their range.
+//!
+//! A partition whose chunks could not be read at open (a damaged file) is
+//! marked unknown: every series may have chunks there, so readers read its
+//! chunks (and meet the damage) instead of missing its data silently.
+//!
+//! Memory: 24 bytes per series and partition holding it (sorted vectors,
+//! no per-entry allocation).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use parking_lot::{RwLock, RwLockReadGuard};
+
+/// The time covered by a series' chunks in one partition (inclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Span {
+    /// Smallest chunk min time.
+    pub min_t: i64,
+    /// Largest chunk max time.
+    pub max_t: i64,
+}
+
+impl Span {
+    fn union(self, other: Span) -> Span {
+        Span { min_t: self.min_t.min(other.min_t), max_t: self.max_t.max(other.max_t) }
+    }
+
+    fn overlaps(self, mint: i64, maxt: i64) -> bool {
+        self.min_t <= maxt && self.max_t >= mint
+    }
+
+    /// True when a chunk is known to overlap `[mint, maxt]`: an end of the
+    /// span (a sample time) lies inside it.
+    fn proves_data_in(self, mint: i64, maxt: i64) -> bool {
+        (mint..=maxt).contains(&self.min_t) || (mint..=maxt).contains(&self.max_t)
+    }
+}
+
+/// Whether a series' persisted chunks overlap a time range.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Presence {
+    /// A chunk overlaps the range.
+    Present,
+    /// No chunk overlaps the range.
+    Absent,
+    /// The span of the series in these partitions strictly contains the
+    /// range: read the chunks there to decide.
+    Unsure(Vec<i64>),
+}
+
+/// Spans of one tenant in one partition, sorted by series id.
+type TenantSpans = Vec<(u64, Span)>;
+
+/// Spans of every partition, by partition start and tenant.
+pub(crate) struct SpanTable {
+    partitions: BTreeMap<i64, HashMap<u32, TenantSpans>>,
+    /// Starts of partitions whose spans are unknown.
+    unknown: BTreeSet<i64>,
+    partition_ms: i64,
+}
+
+/// The chunk spans of a database, behind their lock.
+pub(crate) struct ChunkSpans {
+    table: RwLock<SpanTable>,
+}
+
+impl ChunkSpans {
+    /// No spans, for partitions `partition_ms` wide.
+    pub(crate) fn new(partition_ms: i64) -> Self {
+        Self { table: RwLock::new(SpanTable { partitions: BTreeMap::new(), unknown: BTreeSet::new(), partition_ms }) }
+    }
+
+    /// Widens (or creates) spans for written chunks, given as
+    /// `(partition start, tenant, series, span)` in any order.
+    pub(crate) fn add(&self, chunks: impl IntoIterator<Item = (i64, u32, u64, Span)>) {
+        let mut grouped: HashMap<(i64, u32), TenantSpans> = HashMap::new();
+        for (start, tenant, series, span) in chunks {
+            grouped.entry((start, tenant)).or_default().push((series, span));
+        }
+        let mut table = self.table.write();
+        for ((start, tenant), mut added) in grouped {
+            let spans = table.partitions.entry(start).or_default().entry(tenant).or_default();
+            added.sort_by_key(|(id, _)| *id);
+            // Two sorted runs: the stable sort merges them in linear time.
+            spans.extend(added);
+            spans.sort_by_key(|(id, _)| *id);
+            spans.dedup_by(|later, kept| {
+                let same = later.0 == kept.0;
+                if same {
+                    kept.1 = kept.1.union(later.1);
+                }
+                same
+            });
+        }
+    }
+
+    /// Sets the spans of series whose chunks in partition `start` were
+    /// rewritten: `Some` is the new span, `None` means no chunk is left.
+    pub(crate) fn replace(&self, start: i64, rewritten: impl IntoIterator<Item = (u32, u64, Option<Span>)>) {
+        let mut table = self.table.write();
+        let Some(partition) = table.partitions.get_mut(&start) else { return };
+        for (tenant, series, span) in rewritten {
+            let Some(spans) = partition.get_mut(&tenant) else { continue };
+            match (spans.binary_search_by_key(&series, |(id, _)| *id), span) {
+                (Ok(i), Some(span)) => spans[i].1 = span,
+                (Ok(i), None) => {
+                    spans.remove(i);
+                }
+                (Err(i), Some(span)) => spans.insert(i, (series, span)),
+                (Err(_), None) => {}
+            }
+        }
+    }
+
+    /// Marks a partition's spans unknown: any series may have chunks there.
+    pub(crate) fn mark_unknown(&self, start: i64) {
+        self.table.write().unknown.insert(start);
+    }
+
+    /// Forgets a partition (before it is dropped).
+    pub(crate) fn drop_partition(&self, start: i64) {
+        let mut table = self.table.write();
+        table.partitions.remove(&start);
+        table.unknown.remove(&start);
+    }
+
+    /// Forgets a tenant's spans in a partition (before its chunks there are
+    /// deleted).
+    pub(crate) fn remove_tenant(&self, start: i64, tenant: u32) {
+        if let Some(p) = self.table.write().partitions.get_mut(&start) {
+            p.remove(&tenant);
+        }
+    }
+
+    /// Read access for one query.
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, SpanTable> {
+        self.table.read()
+    }
+}
+
+impl SpanTable {
+    /// Starts of the partitions that may overlap `[mint, maxt]`.
+    fn starts(&self, mint: i64, maxt: i64) -> std::ops::RangeInclusive<i64> {
+        let first = mint.saturating_sub(self.partition_ms).saturating_add(1);
+        if first <= maxt {
+            first..=maxt
+        } else {
+            maxt..=maxt
+        }
+    }
+
+    /// The partitions where a series may have chunks overlapping
+    /// `[mint, maxt]`, each with the series' span there (`None`: unknown).
+    fn overlapping(
+        &self,
+        tenant: u32,
+        series: u64,
+        mint: i64,
+        maxt: i64,
+    ) -> impl Iterator<Item = (i64, Option<Span>)> + '_ {
+        let known = self.partitions.range(self.starts(mint, maxt)).filter_map(move |(start, tenants)| {
+            let spans = tenants.get(&tenant)?;
+            let i = spans.binary_search_by_key(&series, |(id, _)| *id).ok()?;
+            let span = spans[i].1;
+            span.overlaps(mint, maxt).then_some((*start, Some(span)))
+        });
+        let unknown = self.unknown.range(self.starts(mint, maxt)).map(|start| (*start, None));
+        known.chain(unknown)
+    }
+
+    /// Whether a series' persisted chunks overlap `[mint, maxt]`.
+    pub(crate) fn presence(&self, tenant: u32, series: u64, mint: i64, maxt: i64) -> Presence {
+        let mut unsure = Vec::new();
+        for (start, span) in self.overlapping(tenant, series, mint, maxt) {
+            if span.is_some_and(|s| s.proves_data_in(mint, maxt)) {
+                return Presence::Present;
+            }
+            unsure.push(start);
+        }
+        if unsure.is_empty() {
+            Presence::Absent
+        } else {
+            unsure.sort_unstable();
+            unsure.dedup();
+            Presence::Unsure(unsure)
+        }
+    }
+
+    /// Starts of the partitions where a series' chunks may overlap
+    /// `[mint, maxt]`, ascending: the only partitions worth reading for it.
+    pub(crate) fn partitions_of(&self, tenant: u32, series: u64, mint: i64, maxt: i64) -> Vec<i64> {
+        let mut starts: Vec<i64> = self.overlapping(tenant, series, mint, maxt).map(|(start, _)| start).collect();
+        starts.sort_unstable();
+        starts.dedup();
+        starts
+    }
+
+    /// Approximate heap bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(u64, Span)>();
+        self.partitions.values().flat_map(|p| p.values()).map(|s| s.capacity() * entry).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: i64 = 1000;
+
+    fn span(min_t: i64, max_t: i64) -> Span {
+        Span { min_t, max_t }
+    }
+
+    #[test]
+    fn presence_is_decided_by_span_ends_and_unsure_inside_a_span() {
+        let spans = ChunkSpans::new(P);
+        spans.add([(0, 1, 7, span(100, 200)), (0, 1, 7, span(600, 700)), (1000, 1, 7, span(1000, 1100))]);
+        let t = spans.read();
+        assert_eq!(t.presence(1, 7, 0, 99), Presence::Absent);
+        assert_eq!(t.presence(1, 7, 50, 150), Presence::Present, "the span's start is in the range");
+        assert_eq!(t.presence(1, 7, 650, 1050), Presence::Present, "a span's end is in the range");
+        assert_eq!(t.presence(1, 7, 150, 250), Presence::Unsure(vec![0]), "the two chunks share one span");
+        assert_eq!(t.presence(1, 7, 300, 400), Presence::Unsure(vec![0]), "inside the span, maybe a gap");
+        assert_eq!(t.presence(1, 7, 701, 999), Presence::Absent);
+        assert_eq!(t.presence(2, 7, 0, 2000), Presence::Absent, "another tenant");
+        assert_eq!(t.presence(1, 8, 0, 2000), Presence::Absent, "another series");
+        assert_eq!(t.partitions_of(1, 7, 0, 2000), [0, 1000]);
+        assert_eq!(t.partitions_of(1, 7, 1050, 2000), [1000]);
+    }
+
+    #[test]
+    fn rewrites_and_removals_update_spans() {
+        let spans = ChunkSpans::new(P);
+        spans.add([(0, 1, 1, span(10, 20)), (0, 1, 2, span(10, 20)), (0, 2, 3, span(10, 20))]);
+        spans.add([(0, 1, 1, span(5, 8)), (1000, 1, 1, span(1000, 1001))]);
+        assert_eq!(spans.read().presence(1, 1, 5, 5), Presence::Present);
+        spans.replace(0, [(1, 1, Some(span(15, 20))), (1, 2, None)]);
+        assert_eq!(spans.read().presence(1, 1, 0, 12), Presence::Absent);
+        assert_eq!(spans.read().presence(1, 2, 0, 999), Presence::Absent);
+        spans.remove_tenant(0, 2);
+        assert_eq!(spans.read().presence(2, 3, 0, 999), Presence::Absent);
+        spans.drop_partition(1000);
+        assert_eq!(spans.read().presence(1, 1, 1000, 1001), Presence::Absent);
+        assert_eq!(spans.read().presence(1, 1, 0, 999), Presence::Present);
+    }
+
+    #[test]
+    fn an_unknown_partition_is_read_for_every_series() {
+        let spans = ChunkSpans::new(P);
+        spans.add([(0, 1, 1, span(10, 20))]);
+        spans.mark_unknown(1000);
+        let t = spans.read();
+        assert_eq!(t.presence(1, 1, 0, 1500), Presence::Present);
+        assert_eq!(t.presence(1, 2, 0, 1500), Presence::Unsure(vec![1000]));
+        assert_eq!(t.presence(1, 2, 0, 999), Presence::Absent);
+        assert_eq!(t.partitions_of(1, 1, 0, 1500), [0, 1000]);
+        drop(t);
+        spans.drop_partition(1000);
+        assert_eq!(spans.read().presence(1, 2, 0, 1500), Presence::Absent);
+    }
+}
