@@ -591,7 +591,12 @@ fn requests_are_logged_and_counted() {
     c.get("/api/v1/series", &[("match[]", r#"up{job="api"}"#)], Some(TEAM_B)).data();
     let bad = c.get("/api/v1/query_range", &[("query", "rate(x[5m])"), ("start", "x")], None);
     assert_eq!(bad.status, 400);
-    let log = access_log(&server);
+    // The log line is written after the response is sent: wait for both.
+    let log = server.eventually("both requests in the access log", || {
+        let log = access_log(&server);
+        let paths = ["/api/v1/series", "/api/v1/query_range"];
+        paths.iter().all(|p| log.iter().any(|f| f["path"] == *p)).then_some(log)
+    });
     let series = log.iter().find(|f| f["path"] == "/api/v1/series").expect("series request logged");
     assert_eq!(series["method"], "GET");
     assert_eq!(series["tenant"], TEAM_B);
