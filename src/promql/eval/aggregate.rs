@@ -27,7 +27,14 @@
 //!   warns `quantile value should be between 0 and 1, got …` at the
 //!   parameter's position and gives ±Inf (NaN for a NaN quantile).
 //!
-//! The evaluator calls [`aggregate`] once per step, so checks that
+//! `sum`, `avg`, `count`, `min`, `max`, `group`, `stddev`, `stdvar` and
+//! `quantile` give one sample per group: the evaluator runs them over all
+//! steps of a node with [`GroupedAggregation`], which finds each input
+//! series' group once (not at every step) and gives at every step exactly
+//! what [`aggregate`] gives for that step's samples.
+//!
+//! The evaluator calls [`aggregate`] for the other operators once per
+//! step, and parameters are checked per step in both paths, so checks that
 //! Prometheus makes once over all steps' parameters are made per step here:
 //! the same errors and warnings result, except that a range query whose k
 //! is below -2^63 at one step and at least 1 at another gives nothing at the
