@@ -76,7 +76,7 @@ impl SeriesSamples {
     pub fn samples(&self) -> Result<Vec<Sample>> {
         let (mint, maxt) = (self.mint, self.maxt);
         let disjoint = self.loose.is_empty() && self.chunks.windows(2).all(|w| w[0].1 < w[1].0);
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.expected_samples());
         for (_, _, bytes) in &self.chunks {
             for s in chunkenc::XorIter::new(bytes)? {
                 let s = s?;
@@ -99,6 +99,23 @@ impl SeriesSamples {
             out.retain(|s| !self.deleted.covers(s.t));
         }
         Ok(out)
+    }
+
+    /// About how many samples [`Self::samples`] returns: each chunk's
+    /// sample count scaled by the share of its time span inside the range,
+    /// so that a short range over long chunks does not reserve whole chunks.
+    fn expected_samples(&self) -> usize {
+        let in_chunks: usize = self
+            .chunks
+            .iter()
+            .map(|(cmint, cmaxt, bytes)| {
+                let Ok(it) = chunkenc::XorIter::new(bytes) else { return 0 };
+                let span = (cmaxt - cmint) as f64 + 1.0;
+                let inside = (cmaxt.min(&self.maxt) - cmint.max(&self.mint)) as f64 + 1.0;
+                (it.num_samples() as f64 * (inside / span).clamp(0.0, 1.0)).ceil() as usize
+            })
+            .sum();
+        in_chunks + self.loose.len()
     }
 
     /// True when the series has a sample in the range.

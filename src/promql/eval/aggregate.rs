@@ -27,7 +27,14 @@
 //!   warns `quantile value should be between 0 and 1, got …` at the
 //!   parameter's position and gives ±Inf (NaN for a NaN quantile).
 //!
-//! The evaluator calls [`aggregate`] once per step, so checks that
+//! `sum`, `avg`, `count`, `min`, `max`, `group`, `stddev`, `stdvar` and
+//! `quantile` give one sample per group: the evaluator runs them over all
+//! steps of a node with [`GroupedAggregation`], which finds each input
+//! series' group once (not at every step) and gives at every step exactly
+//! what [`aggregate`] gives for that step's samples.
+//!
+//! The evaluator calls [`aggregate`] for the other operators once per
+//! step, and parameters are checked per step in both paths, so checks that
 //! Prometheus makes once over all steps' parameters are made per step here:
 //! the same errors and warnings result, except that a range query whose k
 //! is below -2^63 at one step and at least 1 at another gives nothing at the
@@ -49,14 +56,14 @@ use promql_parser::parser::token::{
 };
 use promql_parser::parser::AggregateExpr;
 
-use self::ops::group::Grouper;
+use self::ops::group::SigTable;
 use self::ops::labels::LabelSel;
-use self::ops::memo;
 use super::super::annotations::Annotations;
 use super::super::error::QueryError;
 use super::super::functions::{invalid_quantile, quantile};
 use super::super::gocompat::kahan::{self, Mean};
-use super::super::value::{Labels, Sample};
+use super::super::value::{Labels, Sample, Series};
+use super::steps::Grid;
 
 /// The evaluated parameter of an aggregation at this step.
 #[derive(Clone, Copy, Debug)]
@@ -223,41 +230,220 @@ impl Acc {
     }
 }
 
-/// The output label set of a group whose first sample has labels `first`.
-pub(crate) fn group_labels(sel: &LabelSel<'_>, spec: &memo::Spec, first: &Arc<Labels>) -> Arc<Labels> {
-    memo::derived(spec, first, None, || if sel.selects_all(first) { first.clone() } else { Arc::new(sel.build(first)) })
+/// Which group each input series belongs to, and each group's output
+/// labels, found once for all steps.
+///
+/// Two series are in one group when their selected labels are equal; groups
+/// are numbered in the order of their first series. A group's output labels
+/// are its first series' selected labels (the same for every member), or
+/// that series' own label set when every label is selected.
+pub struct Grouping {
+    /// Per input series: its group.
+    group_of: Vec<u32>,
+    /// Per group: its output labels.
+    labels: Vec<Arc<Labels>>,
 }
 
-/// The cache spec of an aggregation's group labels.
-pub(crate) fn group_spec(sel: &LabelSel<'_>) -> memo::Spec {
-    let mut text = String::from("aggregate ");
-    sel.describe(&mut text);
-    memo::Spec::new(text)
+impl Grouping {
+    /// Groups the label sets `series` (in input order) by `sel`.
+    fn new<'l>(sel: &LabelSel<'_>, series: impl IntoIterator<Item = &'l Arc<Labels>>) -> Self {
+        let mut table = SigTable::new(sel);
+        let mut group_of = Vec::new();
+        let mut labels = Vec::new();
+        let empty = sel.selects_nothing().then(|| Arc::new(Labels::default()));
+        for ls in series {
+            let (g, new) = table.entry(ls);
+            if new {
+                labels.push(match &empty {
+                    Some(e) => e.clone(),
+                    None if sel.selects_all(ls) => ls.clone(),
+                    None => Arc::new(sel.build(ls)),
+                });
+            }
+            group_of.push(g as u32);
+        }
+        Self { group_of, labels }
+    }
+
+    /// Number of groups.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when there are no groups (no input series).
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
 }
 
-/// `sum`, `avg`, `count`, `min`, `max`, `group`, `stddev`, `stdvar`, `quantile`.
-fn simple(op: Op, sel: &LabelSel<'_>, input: Vec<Sample>, ctx: &AggCtx<'_>) -> Vec<Sample> {
-    let mut grouper = Grouper::new(sel);
-    let mut accs: Vec<Acc> = Vec::new();
-    for (i, s) in input.iter().enumerate() {
-        let (g, new) = grouper.group_of(&input, i);
-        if new {
-            accs.push(Acc::first(op, s.v, s.drop_name));
-        } else {
-            accs[g].add(op, s.v, s.drop_name);
+/// The operator of a one-sample-per-group aggregation at one step.
+#[derive(Clone, Copy, Debug)]
+pub struct StepOp(Op);
+
+/// A `sum`, `avg`, `count`, `min`, `max`, `group`, `stddev`, `stdvar` or
+/// `quantile` aggregation over all steps of a node.
+///
+/// [`aggregate`] at one step hashes every sample's labels to find its
+/// group; here each input series' group is found once ([`Grouping`]) and
+/// the steps only add values to their groups' accumulators. The result of
+/// every step is exactly [`aggregate`]'s: samples are added in input order,
+/// and groups are output in the order their first sample appears at that
+/// step.
+pub struct GroupedAggregation {
+    quantile: bool,
+    op: Op,
+    grouping: Grouping,
+}
+
+impl GroupedAggregation {
+    /// The aggregation `expr` over the series whose labels are `series`
+    /// (in input order); `None` for operators that do not give one sample
+    /// per group (`topk`, `count_values`, …), which [`aggregate`] evaluates
+    /// step by step.
+    pub fn new<'l>(expr: &AggregateExpr, series: impl IntoIterator<Item = &'l Arc<Labels>>) -> Option<Self> {
+        let op = expr.op.id();
+        let quantile = op == T_QUANTILE;
+        if !quantile && !matches!(op, T_SUM | T_AVG | T_COUNT | T_MIN | T_MAX | T_GROUP | T_STDDEV | T_STDVAR) {
+            return None;
+        }
+        let sel = LabelSel::from_modifier(expr.modifier.as_ref(), LabelSel::keep([]));
+        let op = if quantile { Op::Quantile(f64::NAN) } else { Op::from_token(op) };
+        Some(Self { quantile, op, grouping: Grouping::new(&sel, series) })
+    }
+
+    /// The groups.
+    pub fn grouping(&self) -> &Grouping {
+        &self.grouping
+    }
+
+    /// The operator at a step whose parameter is `param`: checks the
+    /// parameter and warns about it as [`aggregate`] does, also when the
+    /// step has no input.
+    pub fn op_at(&self, expr: &AggregateExpr, param: AggParam<'_>, ctx: &mut AggCtx<'_>) -> Result<StepOp, QueryError> {
+        if !self.quantile {
+            return Ok(StepOp(self.op));
+        }
+        let q = scalar_param(expr, param)?;
+        if q.is_nan() || !(0.0..=1.0).contains(&q) {
+            ctx.annotations.warn(invalid_quantile(q), ctx.param_position);
+        }
+        Ok(StepOp(Op::Quantile(q)))
+    }
+
+    /// Aggregates a block of consecutive steps of `g`, starting at step
+    /// `first`, one step per entry of `ops`. `series` are the input series
+    /// (those given to [`Self::new`], points at step times); `cursors` (one
+    /// per series, starting at 0) move past the points used, so successive
+    /// blocks continue where the last one stopped. Returns per step its
+    /// output samples and the number of input samples it had.
+    pub fn steps(
+        &self,
+        series: &[Series],
+        cursors: &mut [usize],
+        g: &Grid,
+        first: usize,
+        ops: &[StepOp],
+    ) -> Vec<(Vec<Sample>, usize)> {
+        let mut accs = StepAccumulators::new(ops.len(), self.grouping.len());
+        if let Some(last_step) = ops.len().checked_sub(1) {
+            let (t0, last) = (g.ts(first), g.ts(first + last_step));
+            for ((s, c), &group) in series.iter().zip(cursors.iter_mut()).zip(&self.grouping.group_of) {
+                while let Some(p) = s.points.get(*c) {
+                    if p.t > last {
+                        break;
+                    }
+                    *c += 1;
+                    if p.t >= t0 {
+                        let step = ((p.t - t0) / g.interval) as usize;
+                        accs.add(step, group, ops[step].0, p.v, s.drop_name);
+                    }
+                }
+            }
+        }
+        accs.finish(&self.grouping.labels, ops, |step| g.ts(first + step))
+    }
+
+    /// The block size for [`Self::steps`]: at most `steps`, and small
+    /// enough that a block's accumulators stay modest with many groups.
+    pub fn block(&self, steps: usize) -> usize {
+        steps.min((1 << 16) / self.grouping.len().max(1)).max(1)
+    }
+}
+
+/// Per step of a block and per group: the running state, the groups in
+/// the order their first sample appeared, and the input count.
+struct StepAccumulators {
+    groups: usize,
+    accs: Vec<Option<Acc>>,
+    order: Vec<Vec<u32>>,
+    inputs: Vec<usize>,
+}
+
+impl StepAccumulators {
+    fn new(steps: usize, groups: usize) -> Self {
+        Self {
+            groups,
+            accs: std::iter::repeat_with(|| None).take(steps * groups).collect(),
+            order: vec![Vec::new(); steps],
+            inputs: vec![0; steps],
         }
     }
-    let spec = group_spec(sel);
-    let empty = sel.selects_nothing().then(|| Arc::new(Labels::default()));
-    let mut out = Vec::with_capacity(accs.len());
-    for (acc, &first) in accs.iter_mut().zip(grouper.firsts()) {
-        let labels = match &empty {
-            Some(e) => e.clone(),
-            None => group_labels(sel, &spec, &input[first].labels),
-        };
-        out.push(Sample { labels, t: ctx.ts, v: acc.finish(op), drop_name: acc.drop_name });
+
+    /// Adds the value `v` of a sample of `group` at `step`. Calls for one
+    /// step and group come in input order.
+    #[inline]
+    fn add(&mut self, step: usize, group: u32, op: Op, v: f64, drop_name: bool) {
+        self.inputs[step] += 1;
+        match &mut self.accs[step * self.groups + group as usize] {
+            Some(acc) => acc.add(op, v, drop_name),
+            slot @ None => {
+                *slot = Some(Acc::first(op, v, drop_name));
+                self.order[step].push(group);
+            }
+        }
     }
-    out
+
+    /// Per step: the groups' results (at time `ts(step)`) and the input count.
+    fn finish(
+        mut self,
+        labels: &[Arc<Labels>],
+        ops: &[StepOp],
+        ts: impl Fn(usize) -> i64,
+    ) -> Vec<(Vec<Sample>, usize)> {
+        let order = std::mem::take(&mut self.order);
+        order
+            .into_iter()
+            .enumerate()
+            .map(|(step, groups)| {
+                let t = ts(step);
+                let out = groups
+                    .into_iter()
+                    .map(|group| {
+                        let acc = self.accs[step * self.groups + group as usize]
+                            .as_mut()
+                            .expect("a group in the order has a state");
+                        Sample {
+                            labels: labels[group as usize].clone(),
+                            t,
+                            v: acc.finish(ops[step].0),
+                            drop_name: acc.drop_name,
+                        }
+                    })
+                    .collect();
+                (out, self.inputs[step])
+            })
+            .collect()
+    }
+}
+
+/// `sum`, `avg`, `count`, `min`, `max`, `group`, `stddev`, `stdvar`, `quantile` at one step.
+fn simple(op: Op, sel: &LabelSel<'_>, input: Vec<Sample>, ctx: &AggCtx<'_>) -> Vec<Sample> {
+    let grouping = Grouping::new(sel, input.iter().map(|s| &s.labels));
+    let mut accs = StepAccumulators::new(1, grouping.len());
+    for (s, &group) in input.iter().zip(&grouping.group_of) {
+        accs.add(0, group, op, s.v, s.drop_name);
+    }
+    accs.finish(&grouping.labels, &[StepOp(op)], |_| ctx.ts).pop().map(|(out, _)| out).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use super::super::error::QueryError;
 use super::super::functions::{self, Arg, FnCtx, Window};
 use super::super::storage::Queryable;
 use super::super::value::{Label, Labels, Point, Sample, Series, METRIC_NAME};
-use super::aggregate::{self, AggCtx, AggParam};
+use super::aggregate::{self, AggCtx, AggParam, GroupedAggregation};
 use super::binary::{self, BinaryCtx, Operand};
 use super::positions::{unwrap_parens, Positions};
 use super::selector::{self, RangeVal, SelectorStore, Windows};
@@ -185,7 +185,10 @@ impl Limits {
     }
 }
 
-/// An aggregation at one step (see [`aggregate::aggregate`]).
+/// An aggregation at one step (see [`aggregate::aggregate`]), for the
+/// operators that do not give one sample per group (`topk`, `bottomk`,
+/// `limitk`, `limit_ratio`, `count_values`); the others are evaluated over
+/// all steps at once by [`GroupedAggregation`].
 pub type AggregateFn =
     fn(&AggregateExpr, AggParam<'_>, Vec<Sample>, &mut AggCtx<'_>) -> Result<Vec<Sample>, QueryError>;
 
@@ -198,7 +201,7 @@ pub type BinaryFn = fn(&BinaryExpr, Operand, Operand, &mut BinaryCtx<'_>) -> Res
 pub struct Ops {
     /// Function implementations by name.
     pub lookup: fn(&str) -> Option<functions::FnImpl>,
-    /// Aggregation at one step.
+    /// Aggregation at one step (`topk`, `count_values`, …).
     pub aggregate: AggregateFn,
     /// Binary operator at one step.
     pub binary: BinaryFn,
@@ -916,6 +919,30 @@ impl<'a> Evaluator<'a> {
         let takes_scalar = matches!(op, T_TOPK | T_BOTTOMK | T_QUANTILE | T_LIMITK | T_LIMIT_RATIO);
         let n = g.len();
         let mut cur = cursors(&series);
+        if let Some(grouped) = GroupedAggregation::new(a, series.iter().map(|s| &s.labels)) {
+            let mut asm = Assembler::with_steps(false, grouped.grouping().len(), n);
+            let k = grouped.block(step_block(series.len(), n));
+            let mut ops = Vec::with_capacity(k);
+            let mut first = 0;
+            while first < n {
+                self.limits.check_time()?;
+                let k = k.min(n - first);
+                ops.clear();
+                for step in first..first + k {
+                    let p = agg_param(param.as_ref(), step, takes_scalar)?;
+                    let mut ctx =
+                        AggCtx { ts: g.ts(step), position, param_position, annotations: &mut self.annotations };
+                    ops.push(grouped.op_at(a, p, &mut ctx)?);
+                }
+                for (i, (out, inputs)) in grouped.steps(&series, &mut cur, g, first, &ops).into_iter().enumerate() {
+                    self.limits.check(self.limits.samples + inputs)?;
+                    asm.push_step(first + i, g.ts(first + i), out)?;
+                }
+                first += k;
+            }
+            self.limits.samples = original + asm.total();
+            return Ok(Val::Vector(asm.finish()));
+        }
         let mut asm = Assembler::with_steps(op == T_COUNT_VALUES && n > 1, series.len().min(1024), n);
         let k = step_block(series.len(), n);
         let mut inputs: Vec<Vec<Sample>> = Vec::with_capacity(k);
@@ -930,12 +957,7 @@ impl<'a> Evaluator<'a> {
                 let step = first + i;
                 let ts = g.ts(step);
                 self.limits.check(self.limits.samples + input.len())?;
-                let p = match &param {
-                    Some(Val::Scalar(v)) if takes_scalar => AggParam::Scalar(v.get(step).copied().unwrap_or(f64::NAN)),
-                    Some(Val::Str(s)) => AggParam::String(s),
-                    Some(other) if takes_scalar => return Err(unexpected("aggregation parameter", other)),
-                    _ => AggParam::None,
-                };
+                let p = agg_param(param.as_ref(), step, takes_scalar)?;
                 let mut ctx = AggCtx { ts, position, param_position, annotations: &mut self.annotations };
                 let out = (self.ops.aggregate)(a, p, input, &mut ctx)?;
                 asm.push_step(step, ts, out)?;
@@ -1082,6 +1104,17 @@ impl<'a> Evaluator<'a> {
         self.limits.samples = original + asm.total();
         Ok(Val::Vector(asm.finish()))
     }
+}
+
+/// An aggregation's parameter at `step`: the scalar's value at that step
+/// for the operators that take a number, the string for `count_values`.
+fn agg_param(param: Option<&Val>, step: usize, takes_scalar: bool) -> Result<AggParam<'_>, QueryError> {
+    Ok(match param {
+        Some(Val::Scalar(v)) if takes_scalar => AggParam::Scalar(v.get(step).copied().unwrap_or(f64::NAN)),
+        Some(Val::Str(s)) => AggParam::String(s),
+        Some(other) if takes_scalar => return Err(unexpected("aggregation parameter", other)),
+        _ => AggParam::None,
+    })
 }
 
 /// A guess of how many series a per-step output has.

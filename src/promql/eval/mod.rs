@@ -15,7 +15,7 @@
 //! | [`steps`] | step grids, per-step gathering and reassembly of series |
 //! | [`positions`] | byte offsets of AST nodes in the query text, for annotations |
 //! | [`info`] | the experimental `info()` function, which selects info series while evaluating |
-//! | [`aggregate`], [`binary`] | aggregation and binary operators at one step |
+//! | [`aggregate`], [`binary`] | aggregation (per group over all steps, or at one step) and binary operators at one step |
 
 pub mod aggregate;
 pub mod binary;

@@ -241,8 +241,10 @@ pub struct Assembler {
     last_step: Vec<usize>,
     /// Canonical label-set pointer (held by the series) to series index.
     by_ptr: FxMap<usize, usize>,
-    /// Label set to series index.
-    by_labels: FxMap<Arc<Labels>, usize>,
+    /// Label set to series index, built the first time a label set is not
+    /// found by pointer (most nodes pass their input's label sets through,
+    /// so hashing every label set is usually unnecessary).
+    by_labels: Option<FxMap<Arc<Labels>, usize>>,
     /// For output position `j` of the previous step, the series it went to:
     /// functions that pass their input through hit this without hashing.
     hint: Vec<usize>,
@@ -268,7 +270,7 @@ impl Assembler {
             series: Vec::with_capacity(capacity),
             last_step: Vec::with_capacity(capacity),
             by_ptr: FxMap::default(),
-            by_labels: FxMap::default(),
+            by_labels: None,
             hint: Vec::new(),
             check_dups,
             total: 0,
@@ -292,13 +294,25 @@ impl Assembler {
         if let Some(&idx) = self.by_ptr.get(&(Arc::as_ptr(labels) as usize)) {
             return Some(idx);
         }
-        self.by_labels.get(&**labels).copied()
+        let series = &self.series;
+        let by_labels = self.by_labels.get_or_insert_with(|| {
+            let mut index = FxMap::default();
+            for (idx, s) in series.iter().enumerate() {
+                // The newest of several series with one label set wins, as
+                // when they were inserted one by one.
+                index.insert(s.labels.clone(), idx);
+            }
+            index
+        });
+        by_labels.get(&**labels).copied()
     }
 
     fn new_series(&mut self, labels: Arc<Labels>, drop_name: bool, step: usize) -> usize {
         let idx = self.series.len();
         self.by_ptr.insert(Arc::as_ptr(&labels) as usize, idx);
-        self.by_labels.insert(labels.clone(), idx);
+        if let Some(by_labels) = &mut self.by_labels {
+            by_labels.insert(labels.clone(), idx);
+        }
         let room = self.steps.saturating_sub(step).min(64);
         self.series.push(Series { labels, points: Vec::with_capacity(room), drop_name });
         self.last_step.push(step);

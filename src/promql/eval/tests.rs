@@ -149,7 +149,9 @@ fn lookup(name: &str) -> Option<FnImpl> {
     })
 }
 
-/// `sum` without grouping, `topk` by value; warns with the param position.
+/// `topk` by value; warns with the param position. (`sum` and the other
+/// one-sample-per-group aggregations are evaluated by the real
+/// [`super::aggregate::GroupedAggregation`], not through [`Ops`].)
 fn aggregate(
     e: &AggregateExpr,
     p: AggParam<'_>,
@@ -157,12 +159,6 @@ fn aggregate(
     ctx: &mut AggCtx<'_>,
 ) -> Result<Vec<Sample>, QueryError> {
     match (e.op.to_string().as_str(), p) {
-        ("sum", _) => {
-            if input.is_empty() {
-                return Ok(Vec::new());
-            }
-            Ok(vec![Sample { labels: Arc::default(), t: ctx.ts, v: input.iter().map(|s| s.v).sum(), drop_name: false }])
-        }
         ("topk", AggParam::Scalar(k)) => {
             ctx.annotations.warn(format!("k={k}"), ctx.param_position);
             let mut v = input;

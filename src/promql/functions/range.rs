@@ -7,7 +7,7 @@
 //! Every one of them marks the metric name for removal. None allocates per
 //! window.
 
-use super::super::value::{Point, Sample};
+use super::super::value::{Labels, Point, Sample, METRIC_NAME};
 use super::{duration_seconds, map_windows, matrix_arg, messages, opt_scalar_arg, scalar_arg, Arg, FnCtx};
 use crate::promql::error::QueryError;
 use crate::promql::gocompat::kahan;
@@ -43,7 +43,7 @@ fn extrapolated(
         // `is_counter` is exactly `rate` and `increase`, which Prometheus
         // checks for a counter-like name when a series has a result.
         if is_counter {
-            if let Some(name) = w.labels.metric_name() {
+            if let Some(name) = metric_name(w.labels) {
                 if last_flagged != Some(name) && !is_counter_name(name) {
                     ctx.annotations.info(messages::possible_non_counter(name), ctx.arg_position(0));
                     last_flagged = Some(name);
@@ -52,6 +52,16 @@ fn extrapolated(
         }
         Some(v)
     }))
+}
+
+/// The metric name of `labels`. Label sets are sorted by name and
+/// `__name__` is almost always the first label, so that one is looked at
+/// before searching.
+fn metric_name(labels: &Labels) -> Option<&str> {
+    match labels.as_slice().first() {
+        Some(l) if l.name == METRIC_NAME => Some(&l.value),
+        _ => labels.metric_name(),
+    }
 }
 
 /// Names Prometheus trusts to be counters.

@@ -810,18 +810,95 @@ fn name_dropping_propagates_through_aggregations() {
     }
 }
 
+/// Series of `input`'s label sets with a point at the steps `present`
+/// says (value: the sample's value plus the step), on a grid of `steps`
+/// steps of 10 ms from 0.
+fn series_at(input: &[Sample], present: impl Fn(usize, usize) -> bool, steps: usize) -> Vec<Series> {
+    input
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Series {
+            labels: s.labels.clone(),
+            points: (0..steps)
+                .filter(|&step| present(i, step))
+                .map(|step| crate::promql::value::Point { t: step as i64 * 10, v: s.v + step as f64 })
+                .collect(),
+            drop_name: i % 3 == 0,
+        })
+        .collect()
+}
+
 #[test]
-fn repeated_steps_reuse_label_sets() {
+fn grouped_aggregation_gives_each_step_what_one_step_gives() {
     let input = http_requests();
-    let a = eval("sum by (job) (x)", input.clone());
-    let b = eval("sum by (job) (x)", input.clone());
-    for (x, y) in a.iter().zip(&b) {
-        assert!(Arc::ptr_eq(&x.labels, &y.labels), "the second step reuses the first step's label set");
+    let steps = 5;
+    // Series come and go, so groups open in a different order at each step.
+    let series = series_at(&input, |i, step| (i + step) % 3 != 0, steps);
+    let grid = crate::promql::eval::steps::Grid { start: 0, end: (steps as i64 - 1) * 10, interval: 10 };
+    for query in [
+        "sum by (group) (x)",
+        "avg without (instance) (x)",
+        "count(x)",
+        "max by (job) (x)",
+        "stddev by (instance) (x)",
+        "quantile(0.3, x)",
+    ] {
+        let e = agg(query);
+        let grouped = GroupedAggregation::new(&e, series.iter().map(|s| &s.labels)).expect("one sample per group");
+        let mut annotations = Annotations::default();
+        let mut ctx = AggCtx { ts: 0, position: None, param_position: None, annotations: &mut annotations };
+        let ops: Vec<StepOp> = (0..steps).map(|_| grouped.op_at(&e, literal_param(&e), &mut ctx).unwrap()).collect();
+        let mut cursors = vec![0; series.len()];
+        // Two blocks: the cursors carry over.
+        let mut got = grouped.steps(&series, &mut cursors, &grid, 0, &ops[..2]);
+        got.extend(grouped.steps(&series, &mut cursors, &grid, 2, &ops[2..]));
+        for (step, (out, inputs)) in got.iter().enumerate() {
+            let t = step as i64 * 10;
+            let at_step: Vec<Sample> = series
+                .iter()
+                .filter_map(|s| {
+                    let p = s.points.iter().find(|p| p.t == t)?;
+                    Some(Sample { labels: s.labels.clone(), t, v: p.v, drop_name: s.drop_name })
+                })
+                .collect();
+            assert_eq!(*inputs, at_step.len(), "{query} step {step}");
+            let mut annotations = Annotations::default();
+            let mut ctx = AggCtx { ts: t, position: None, param_position: None, annotations: &mut annotations };
+            let want = aggregate(&e, literal_param(&e), at_step, &mut ctx).unwrap();
+            assert_eq!(show(out), show(&want), "{query} step {step}");
+            let drops = |v: &[Sample]| v.iter().map(|s| s.drop_name).collect::<Vec<_>>();
+            assert_eq!(drops(out), drops(&want), "{query} step {step}");
+        }
     }
-    // A grouping that keeps every label reuses the input's label set.
+}
+
+#[test]
+fn grouped_aggregation_builds_each_group_label_set_once() {
+    let input = http_requests();
+    let series = series_at(&input, |_, _| true, 2);
+    let grid = crate::promql::eval::steps::Grid { start: 0, end: 10, interval: 10 };
+    let e = agg("sum by (job) (x)");
+    let grouped = GroupedAggregation::new(&e, series.iter().map(|s| &s.labels)).expect("sum");
+    assert_eq!(grouped.grouping().len(), 2);
+    let ops = vec![
+        grouped
+            .op_at(
+                &e,
+                AggParam::None,
+                &mut AggCtx { ts: 0, position: None, param_position: None, annotations: &mut Annotations::default() }
+            )
+            .unwrap();
+        2
+    ];
+    let out = grouped.steps(&series, &mut vec![0; series.len()], &grid, 0, &ops);
+    for (x, y) in out[0].0.iter().zip(&out[1].0) {
+        assert!(Arc::ptr_eq(&x.labels, &y.labels), "the second step shares the first step's label set");
+    }
+    // A grouping that keeps every label uses the input's label set.
     let nameless = vec![sample(r#"{job="a"}"#, 1.0)];
     let out = eval("sum by (job) (x)", nameless.clone());
     assert!(Arc::ptr_eq(&out[0].labels, &nameless[0].labels));
+    assert!(GroupedAggregation::new(&agg("topk(1, x)"), series.iter().map(|s| &s.labels)).is_none());
 }
 
 #[test]

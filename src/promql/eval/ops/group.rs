@@ -114,28 +114,17 @@ impl<'s, 'a, 'l> SigTable<'s, 'a, 'l> {
 /// Assigns the samples of one step to aggregation groups.
 pub(crate) struct Grouper<'s, 'a, 'l> {
     table: SigTable<'s, 'a, 'l>,
-    /// Per group: index of its first sample.
-    firsts: Vec<usize>,
 }
 
 impl<'s, 'a, 'l> Grouper<'s, 'a, 'l> {
     /// Groups by `sel`.
     pub(crate) fn new(sel: &'s LabelSel<'a>) -> Self {
-        Self { table: SigTable::new(sel), firsts: Vec::new() }
+        Self { table: SigTable::new(sel) }
     }
 
     /// The group of `input[i]` and whether this sample opened it.
     pub(crate) fn group_of(&mut self, input: &'l [Sample], i: usize) -> (usize, bool) {
-        let (g, new) = self.table.entry(&input[i].labels);
-        if new {
-            self.firsts.push(i);
-        }
-        (g, new)
-    }
-
-    /// Per group, in group order: the index of its first sample.
-    pub(crate) fn firsts(&self) -> &[usize] {
-        &self.firsts
+        self.table.entry(&input[i].labels)
     }
 }
 
@@ -161,7 +150,6 @@ mod tests {
         let mut g = Grouper::new(&sel);
         let got: Vec<_> = (0..input.len()).map(|i| g.group_of(&input, i)).collect();
         assert_eq!(got, vec![(0, true), (1, true), (0, false), (2, true)]);
-        assert_eq!(g.firsts(), &[0, 1, 3]);
     }
 
     #[test]
