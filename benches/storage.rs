@@ -297,7 +297,7 @@ fn relay(c: &mut Criterion) {
             for series in view.series() {
                 shards.push_encoded(series).expect("the parser keeps encodings");
             }
-            shards.records("default")
+            shards.records("default").len()
         })
     });
     g.bench_function(format!("ha_relabel/{BATCH_SERIES}_series"), |b| {
@@ -313,7 +313,7 @@ fn relay(c: &mut Criterion) {
                     shards.push_owned(s);
                 }
             }
-            shards.records("default")
+            shards.records("default").len()
         })
     });
     g.finish();

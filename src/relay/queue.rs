@@ -117,19 +117,26 @@ fn record_header(shard: u8, tenant: &str, samples: u32, out: &mut Vec<u8>) {
     out.extend_from_slice(&samples.to_le_bytes());
 }
 
-/// The payload of a record whose body is `write_request` (an encoded
-/// `prometheus.WriteRequest`) compressed: what [`Record::encode`] makes of
-/// that record, compressing straight into the payload.
-pub fn encode_record(shard: u8, tenant: &str, samples: u32, write_request: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(RECORD_HEADER_MAX + snap::raw::max_compress_len(write_request.len()));
-    record_header(shard, tenant, samples, &mut out);
+/// Writes into `out` (replacing its content) the payload of a record whose
+/// body is `write_request` (an encoded `prometheus.WriteRequest`)
+/// compressed: what [`Record::encode`] makes of that record, compressing
+/// straight into the payload. `out` and `encoder` are reusable.
+pub fn encode_record(
+    shard: u8,
+    tenant: &str,
+    samples: u32,
+    write_request: &[u8],
+    encoder: &mut snap::raw::Encoder,
+    out: &mut Vec<u8>,
+) {
+    out.clear();
+    record_header(shard, tenant, samples, out);
     let header = out.len();
     out.resize(header + snap::raw::max_compress_len(write_request.len()), 0);
-    let n = snap::raw::Encoder::new()
+    let n = encoder
         .compress(write_request, &mut out[header..])
         .expect("snappy compression into a buffer of max_compress_len cannot fail");
     out.truncate(header + n);
-    out
 }
 
 /// Queue settings.
@@ -400,7 +407,9 @@ mod tests {
         let write_request = b"protobuf bytes protobuf bytes protobuf bytes".repeat(50);
         let body = snap::raw::Encoder::new().compress_vec(&write_request).expect("snappy");
         let record = Record { shard: 2, tenant: "team-a".into(), samples: 9, body };
-        assert_eq!(encode_record(2, "team-a", 9, &write_request), record.encode());
+        let mut out = b"earlier record".to_vec();
+        encode_record(2, "team-a", 9, &write_request, &mut snap::raw::Encoder::new(), &mut out);
+        assert_eq!(out, record.encode());
     }
 
     #[test]

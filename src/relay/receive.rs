@@ -159,10 +159,8 @@ impl Relay {
             refused
         };
         shards.push_metadata(&v.metadata);
-        let records = shards.records(t);
-        let payloads: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-        self.queue.append(&payloads)?;
         let queued = shards.samples();
+        self.queue.append(&shards.records(t))?;
         self.metrics.accepted.add([t], queued);
         Ok(respond(queued, &v.rejections, &refused, tenant, limits.max_global_series_per_user))
     }

@@ -52,14 +52,16 @@ pub fn shard_of<'a>(labels: impl Iterator<Item = (&'a str, &'a str)> + Clone, sh
     (h.finish() % shards.max(1) as u64) as usize
 }
 
-/// One write's series and metadata, split by shard; reusable across
-/// requests ([`with_sharded_write`]).
-#[derive(Debug, Default)]
+/// One write's series and metadata, split by shard, and its queue records;
+/// reusable across requests ([`with_sharded_write`]).
 pub struct ShardedWrite {
     /// Per shard: an encoded `WriteRequest`.
     bodies: Vec<Vec<u8>>,
     /// Per shard: the samples in `bodies`.
     samples: Vec<u64>,
+    /// Per shard: its queue record, once [`ShardedWrite::records`] made it.
+    records: Vec<Vec<u8>>,
+    encoder: snap::raw::Encoder,
 }
 
 thread_local! {
@@ -72,11 +74,17 @@ pub fn with_sharded_write<T>(shards: u8, f: impl FnOnce(&mut ShardedWrite) -> T)
     SHARDED.with_borrow_mut(|write| {
         write.reset(usize::from(shards.max(1)));
         let out = f(write);
-        if write.bodies.iter().map(Vec::capacity).sum::<usize>() > RETAINED_BUFFER_BYTES {
+        if write.bodies.iter().chain(&write.records).map(Vec::capacity).sum::<usize>() > RETAINED_BUFFER_BYTES {
             *write = ShardedWrite::default();
         }
         out
     })
+}
+
+impl Default for ShardedWrite {
+    fn default() -> Self {
+        Self { bodies: Vec::new(), samples: Vec::new(), records: Vec::new(), encoder: snap::raw::Encoder::new() }
+    }
 }
 
 impl ShardedWrite {
@@ -122,15 +130,17 @@ impl ShardedWrite {
 
     /// The queue records of `tenant`'s write: one per shard that holds
     /// anything.
-    pub fn records(&self, tenant: &str) -> Vec<Vec<u8>> {
-        let shards = self.bodies.iter().zip(&self.samples).enumerate();
-        shards
-            .filter(|(_, (body, _))| !body.is_empty())
-            .map(|(shard, (body, &samples))| {
-                let shard = u8::try_from(shard).unwrap_or(u8::MAX);
-                queue::encode_record(shard, tenant, u32::try_from(samples).unwrap_or(u32::MAX), body)
-            })
-            .collect()
+    pub fn records(&mut self, tenant: &str) -> Vec<&[u8]> {
+        self.records.resize_with(self.bodies.len(), Vec::new);
+        let shards = self.bodies.iter().zip(&self.samples).zip(&mut self.records).enumerate();
+        let mut out = Vec::with_capacity(self.bodies.len());
+        for (shard, ((body, &samples), record)) in shards.filter(|(_, ((body, _), _))| !body.is_empty()) {
+            let shard = u8::try_from(shard).unwrap_or(u8::MAX);
+            let samples = u32::try_from(samples).unwrap_or(u32::MAX);
+            queue::encode_record(shard, tenant, samples, body, &mut self.encoder, record);
+            out.push(record.as_slice());
+        }
+        out
     }
 }
 
@@ -189,7 +199,7 @@ mod tests {
     }
 
     /// The requests each shard's record holds, by shard.
-    fn decoded_records(write: &ShardedWrite) -> Vec<(u8, u32, pb::WriteRequest)> {
+    fn decoded_records(write: &mut ShardedWrite) -> Vec<(u8, u32, pb::WriteRequest)> {
         write
             .records("team-a")
             .iter()
@@ -241,7 +251,7 @@ mod tests {
             });
         }
         assert_eq!((sent.samples(), rebuilt.samples()), (80, 80));
-        let (sent, rebuilt) = (decoded_records(&sent), decoded_records(&rebuilt));
+        let (sent, rebuilt) = (decoded_records(&mut sent), decoded_records(&mut rebuilt));
         assert!(sent.len() > 1, "40 series spread over several shards");
         let bytes = |records: Vec<(u8, u32, pb::WriteRequest)>| -> Vec<(u8, u32, Vec<u8>)> {
             records.into_iter().map(|(shard, n, r)| (shard, n, r.encode_to_vec())).collect()
@@ -266,7 +276,7 @@ mod tests {
             unit: String::new(),
         };
         write.push_metadata(std::slice::from_ref(&metadata));
-        let records = decoded_records(&write);
+        let records = decoded_records(&mut write);
         assert_eq!(records.len(), 1);
         let (shard, samples, req) = &records[0];
         assert_eq!((*shard, *samples), (0, 0));
