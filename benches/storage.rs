@@ -2,9 +2,10 @@
 //! storage`.
 //!
 //! One function per module, each registering its own benchmark group
-//! (`chunkenc/...`, `head/...`, `ingest/...`); add a module by writing its
-//! function and listing it in `criterion_group!` at the bottom. `index/...`
-//! builds a 100k-series data directory first (a few seconds).
+//! (`chunkenc/...`, `head/...`, `ingest/...`, `index/...`, `relay/...`); add a
+//! module by writing its function and listing it in `criterion_group!` at the
+//! bottom. `index/...` builds a 100k-series data directory first (a few
+//! seconds).
 //!
 //! Inputs are generated from fixed seeds so runs are comparable.
 
@@ -196,17 +197,12 @@ fn container_labels(i: usize, rng: &mut StdRng) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// `ingest/...`: one remote-write request of 2000 series with one sample
-/// each (how Prometheus sends), snappy-compressed: `prost_decode` is the
-/// owned prost decode for reference, `decode` the service's decode into a
-/// reused view, `decode_validate` decode and validation into a reused
-/// storage batch (the handler's work before `Db::append`).
-fn ingest(c: &mut Criterion) {
+/// One remote-write request of 2000 container series with one sample each
+/// at `now` (how Prometheus sends), snappy-compressed.
+fn container_request(now: i64) -> Vec<u8> {
     use prost::Message as _;
-    use rampart::ingest::{self, IngestLimits, ValidatedWrite, WriteView};
     use rampart::proto::prometheus as pb;
     let mut rng = StdRng::seed_from_u64(SEED);
-    let now = 1_700_000_000_000i64;
     let req = pb::WriteRequest {
         timeseries: (0..BATCH_SERIES)
             .map(|i| pb::TimeSeries {
@@ -222,7 +218,20 @@ fn ingest(c: &mut Criterion) {
     };
     let raw = req.encode_to_vec();
     let body = snap::raw::Encoder::new().compress_vec(&raw).expect("compress");
-    eprintln!("ingest: {} bytes decoded, {} bytes compressed", raw.len(), body.len());
+    eprintln!("request: {} bytes decoded, {} bytes compressed", raw.len(), body.len());
+    body
+}
+
+/// `ingest/...`: one [`container_request`]: `prost_decode` is the owned
+/// prost decode for reference, `decode` the service's decode into a reused
+/// view, `decode_validate` decode and validation into a reused storage
+/// batch (the handler's work before `Db::append`).
+fn ingest(c: &mut Criterion) {
+    use prost::Message as _;
+    use rampart::ingest::{self, IngestLimits, ValidatedWrite, WriteView};
+    use rampart::proto::prometheus as pb;
+    let now = 1_700_000_000_000i64;
+    let body = container_request(now);
     let limits = IngestLimits::default();
     let mut view = WriteView::new();
     let mut validated = ValidatedWrite::default();
@@ -311,5 +320,68 @@ fn index(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, chunkenc, head, ingest, index);
+
+/// `relay/...`: the relay's receive path for one [`container_request`], up
+/// to the queue records it appends (the queue's disk write and the HTTP
+/// layer aside), step by step as `relay::receive` runs them:
+/// `untouched` is a tenant without HA, relabeling or series limit, whose
+/// series are passed on as sent (decode → validate → shard → compress);
+/// `ha_relabel` is a tenant with HA deduplication (cluster `cluster`,
+/// replica `prometheus`) and one relabel step, whose series are rebuilt
+/// (decode → validate → owned series → HA → relabel → shard → encode →
+/// compress).
+fn relay(c: &mut Criterion) {
+    use rampart::ingest::{self, IngestLimits, ValidatedWrite, WriteView};
+    use rampart::relay::ha::{HaLabels, HaTracker};
+    use rampart::relay::relabel::{Action, RelabelConfig, Relabeler};
+    use rampart::relay::series::accepted_series;
+    use rampart::relay::shard::ShardedWrite;
+    use std::time::Duration;
+    /// Forwarding shards (the relay's default).
+    const SHARDS: usize = 4;
+    let now = 1_700_000_000_000i64;
+    let body = container_request(now);
+    let limits = IngestLimits::default();
+    let mut view = WriteView::new();
+    let mut validated = ValidatedWrite::default();
+    let mut shards = ShardedWrite::default();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let minute = Duration::from_secs(60);
+    let ha = HaTracker::open(dir.path().join("ha.json"), minute, minute, None, now).expect("HA tracker");
+    let ha_labels = HaLabels { cluster: "cluster", replica: "prometheus" };
+    let drop_id = RelabelConfig { action: Action::LabelDrop, regex: "id".into(), ..Default::default() };
+    let relabeler = Relabeler::new(&[drop_id]).expect("relabel config");
+    let mut g = c.benchmark_group("relay");
+    g.throughput(Throughput::Elements(BATCH_SERIES as u64));
+    g.bench_function(format!("untouched/{BATCH_SERIES}_series"), |b| {
+        b.iter(|| {
+            ingest::decode(black_box(&body), &limits, &mut view).expect("decode");
+            ingest::validate(&view, &limits, now, &mut validated);
+            shards.reset(SHARDS);
+            for series in view.series() {
+                shards.push_encoded(series).expect("the parser keeps encodings");
+            }
+            shards.records("default").len()
+        })
+    });
+    g.bench_function(format!("ha_relabel/{BATCH_SERIES}_series"), |b| {
+        b.iter(|| {
+            ingest::decode(black_box(&body), &limits, &mut view).expect("decode");
+            ingest::validate(&view, &limits, now, &mut validated);
+            let mut series = accepted_series(&validated);
+            ha.deduplicate("default", ha_labels, &mut series, now);
+            shards.reset(SHARDS);
+            for mut s in series {
+                if let Some(labels) = relabeler.apply(&s.labels) {
+                    s.labels = labels;
+                    shards.push_owned(s);
+                }
+            }
+            shards.records("default").len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, chunkenc, head, ingest, index, relay);
 criterion_main!(benches);

@@ -1,13 +1,10 @@
 //! `POST /api/v1/write` (and `/api/v1/push`, `/api/v1/receive`): remote
 //! write 1.0 into the storage engine. Parse, validate, append, answer.
 //!
-//! The work runs on the blocking pool (the append waits for the WAL). Each
-//! pool thread keeps its decode and validation buffers ([`Buffers`]) from one
-//! request to the next, so a request allocates no per-series memory; buffers
-//! grown past [`RETAINED_BUFFER_BYTES`] by an unusually large request are
-//! dropped after it.
+//! The work runs on the blocking pool (the append waits for the WAL), with
+//! the pool thread's reused decode and validation buffers
+//! ([`ingest::with_buffers`]).
 
-use std::cell::RefCell;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -17,23 +14,8 @@ use axum::http::{HeaderMap, StatusCode};
 use rampart_storage::{Db, RejectionKind};
 
 use super::AppState;
-use crate::ingest::{self, IngestError, RejectReason, Rejections, ValidatedWrite, WriteView};
+use crate::ingest::{self, Buffers, IngestError, RejectReason, Rejections};
 use crate::tenant;
-
-/// Largest decode buffer a thread keeps for the next request: 16 MiB, far
-/// above a Prometheus batch (2000 samples, well under 1 MiB decoded).
-const RETAINED_BUFFER_BYTES: usize = 16 << 20;
-
-/// What decoding and validating a request writes into.
-#[derive(Default)]
-struct Buffers {
-    view: WriteView,
-    validated: ValidatedWrite,
-}
-
-thread_local! {
-    static BUFFERS: RefCell<Buffers> = RefCell::default();
-}
 
 /// Receives one remote-write request.
 pub async fn remote_write(
@@ -69,13 +51,7 @@ async fn handle(state: &Arc<AppState>, headers: &HeaderMap, body: Result<Bytes, 
     };
     let state = state.clone();
     let result = tokio::task::spawn_blocking(move || {
-        BUFFERS.with_borrow_mut(|buffers| {
-            let answer = store(&state, &db, tenant.as_str(), &body, buffers);
-            if buffers.view.buffer_capacity() > RETAINED_BUFFER_BYTES {
-                *buffers = Buffers::default();
-            }
-            answer
-        })
+        ingest::with_buffers(|buffers| store(&state, &db, tenant.as_str(), &body, buffers))
     })
     .await;
     match result {

@@ -4,7 +4,7 @@
 //! exemplar, keeping the valid part as a storage `AppendBatch`) → storage
 //! append (by the caller) → [`respond`] (status and plain-text body). The
 //! view and the validated write are reusable: a caller that keeps them
-//! across requests ingests without allocating per series.
+//! across requests ([`with_buffers`]) ingests without allocating per series.
 //!
 //! Invariants: a request is refused whole ([`IngestError`]) only when it
 //! cannot be read at all; otherwise its valid part is stored and every
@@ -12,6 +12,7 @@
 //! write 2.0 do. Nothing here depends on the HTTP framework. The protocol is
 //! specified at <https://prometheus.io/docs/specs/remote_write_spec/>.
 
+mod buffers;
 mod decode;
 mod reject;
 mod respond;
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use buffers::{with_buffers, Buffers, RETAINED_BUFFER_BYTES};
 pub use decode::decode;
 pub use reject::{RejectMessage, RejectReason, Rejections, EXAMPLES_PER_REASON};
 pub use respond::{respond, respond_error};

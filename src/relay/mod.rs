@@ -4,9 +4,10 @@
 //! Write path, one module per step:
 //! [`auth`] (credentials → tenant, via `crate::auth`'s access layer) → `ingest` decode and validate (shared
 //! with the store) → [`ha`] (elected replica per cluster, per series) →
-//! [`relabel`] (per tenant) → [`limits`] (rate, active series) → [`queue`]
-//! (durable, fsynced) → 2xx; then [`forward`] sends the queue to the store
-//! with retries. [`overrides`] holds each tenant's settings, [`metrics`] and
+//! [`relabel`] (per tenant) → [`limits`] (rate, active series) → [`shard`]
+//! (one record per forwarding shard; series nothing rewrites are passed on
+//! as sent) → [`queue`] (durable, fsynced) → 2xx; then [`forward`] sends the
+//! queue to the store with retries. [`overrides`] holds each tenant's settings, [`metrics`] and
 //! [`status`] make it observable, [`lease`] is the store-held HA election;
 //! `crate::tls` serves HTTPS with optional client certificates.
 //!
@@ -26,6 +27,7 @@ pub mod queue;
 mod receive;
 pub mod relabel;
 pub mod series;
+pub mod shard;
 mod status;
 
 use std::future::Future;

@@ -81,14 +81,8 @@ pub struct Record {
 impl Record {
     /// The payload stored in the WAL.
     pub fn encode(&self) -> Vec<u8> {
-        let tenant = self.tenant.as_bytes();
-        let mut out = Vec::with_capacity(8 + tenant.len() + self.body.len());
-        out.push(RECORD_VERSION);
-        out.push(self.shard);
-        // Tenant ids are at most 150 bytes (`tenant::MAX_TENANT_LEN`).
-        out.push(u8::try_from(tenant.len()).unwrap_or(u8::MAX));
-        out.extend_from_slice(&tenant[..tenant.len().min(usize::from(u8::MAX))]);
-        out.extend_from_slice(&self.samples.to_le_bytes());
+        let mut out = Vec::with_capacity(RECORD_HEADER_MAX + self.body.len());
+        record_header(self.shard, &self.tenant, self.samples, &mut out);
         out.extend_from_slice(&self.body);
         out
     }
@@ -106,6 +100,43 @@ impl Record {
         let samples = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?);
         Some(Record { shard, tenant, samples, body: rest[4..].to_vec() })
     }
+}
+
+/// Most bytes of a record's header (before its body).
+const RECORD_HEADER_MAX: usize = 3 + u8::MAX as usize + 4;
+
+/// Writes a record's header: everything before the body.
+fn record_header(shard: u8, tenant: &str, samples: u32, out: &mut Vec<u8>) {
+    let tenant = tenant.as_bytes();
+    // Tenant ids are at most 150 bytes (`tenant::MAX_TENANT_LEN`).
+    let tenant = &tenant[..tenant.len().min(usize::from(u8::MAX))];
+    out.push(RECORD_VERSION);
+    out.push(shard);
+    out.push(tenant.len() as u8);
+    out.extend_from_slice(tenant);
+    out.extend_from_slice(&samples.to_le_bytes());
+}
+
+/// Writes into `out` (replacing its content) the payload of a record whose
+/// body is `write_request` (an encoded `prometheus.WriteRequest`)
+/// compressed: what [`Record::encode`] makes of that record, compressing
+/// straight into the payload. `out` and `encoder` are reusable.
+pub fn encode_record(
+    shard: u8,
+    tenant: &str,
+    samples: u32,
+    write_request: &[u8],
+    encoder: &mut snap::raw::Encoder,
+    out: &mut Vec<u8>,
+) {
+    out.clear();
+    record_header(shard, tenant, samples, out);
+    let header = out.len();
+    out.resize(header + snap::raw::max_compress_len(write_request.len()), 0);
+    let n = encoder
+        .compress(write_request, &mut out[header..])
+        .expect("snappy compression into a buffer of max_compress_len cannot fail");
+    out.truncate(header + n);
 }
 
 /// Queue settings.
@@ -369,6 +400,16 @@ mod tests {
             }
             out.extend(batch.into_iter().map(|(_, p, _)| Record::decode(&p).expect("record")));
         }
+    }
+
+    #[test]
+    fn a_record_encoded_while_compressing_is_the_record_of_its_compressed_body() {
+        let write_request = b"protobuf bytes protobuf bytes protobuf bytes".repeat(50);
+        let body = snap::raw::Encoder::new().compress_vec(&write_request).expect("snappy");
+        let record = Record { shard: 2, tenant: "team-a".into(), samples: 9, body };
+        let mut out = b"earlier record".to_vec();
+        encode_record(2, "team-a", 9, &write_request, &mut snap::raw::Encoder::new(), &mut out);
+        assert_eq!(out, record.encode());
     }
 
     #[test]

@@ -21,25 +21,20 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use prost::Message;
-use rampart_storage::{Labels, Metadata};
+use rampart_storage::Labels;
 
 use super::error::RelayError;
 use super::ha::HaLabels;
 use super::limits::SeriesRefused;
 use super::overrides::TenantSettings;
-use super::queue::Record;
 use super::series::{accepted_series, AcceptedSeries};
+use super::shard::{with_sharded_write, ShardedWrite};
 use super::Relay;
 use crate::auth::RequestTenants;
+use crate::config::relay::TenantLimits;
 use crate::error_class::ErrorClass;
-use crate::ingest::{self, IngestError, Rejections, ValidatedWrite, WriteView};
-use crate::proto::prometheus as pb;
+use crate::ingest::{self, Buffers, IngestError, Rejections, ValidatedWrite, WriteView};
 use crate::tenant::TenantId;
-
-/// Hash of a series' labels that picks its forwarding shard; fixed seeds,
-/// so a series keeps its shard across restarts (and its samples their order).
-static SHARD_HASH: ahash::RandomState = ahash::RandomState::with_seeds(0x5241, 0x4d50, 0x4152, 0x5421);
 
 /// Reason of samples refused by `max_global_series_per_user`, as Mimir names it.
 const MAX_SERIES_REASON: &str = "per_user_series_limit";
@@ -102,17 +97,30 @@ async fn read_body(body: Body, limit: u64) -> Result<bytes::Bytes, RelayError> {
 }
 
 impl Relay {
-    /// The blocking part of a write: everything after reading the body.
+    /// The blocking part of a write: everything after reading the body,
+    /// with the thread's reused buffers.
     fn process(&self, tenant: &TenantId, settings: &TenantSettings, body: &[u8]) -> Result<(u16, String), RelayError> {
+        ingest::with_buffers(|Buffers { view, validated }| {
+            ingest::decode(body, &settings.ingest, view)?;
+            with_sharded_write(self.shards, |shards| self.queue_write(tenant, settings, view, validated, shards))
+        })
+    }
+
+    /// Validates a decoded write, applies the tenant's HA, relabeling and
+    /// limits, and queues what is accepted.
+    fn queue_write(
+        &self,
+        tenant: &TenantId,
+        settings: &TenantSettings,
+        view: &WriteView,
+        v: &mut ValidatedWrite,
+        shards: &mut ShardedWrite,
+    ) -> Result<(u16, String), RelayError> {
         let t = tenant.as_str();
-        let mut view = WriteView::new();
-        ingest::decode(body, &settings.ingest, &mut view)?;
         let received: u64 = view.series().map(|s| s.samples().len() as u64).sum();
         self.metrics.received.add([t], received);
         let now = crate::now_ms();
-        let mut v = ValidatedWrite::default();
-        ingest::validate(&view, &settings.ingest, now, &mut v);
-        let mut series = accepted_series(&v);
+        ingest::validate(view, &settings.ingest, now, v);
         for (reason, n, _) in v.rejections.iter() {
             if !reason.counts_exemplars() {
                 self.metrics.rejected.add([t, reason.as_str()], n);
@@ -120,46 +128,84 @@ impl Relay {
         }
 
         let limits = &settings.limits;
-        if limits.accept_ha_samples {
-            let labels = HaLabels { cluster: &limits.ha_cluster_label, replica: &limits.ha_replica_label };
-            let d = self.ha.deduplicate(t, labels, &mut series, now);
-            self.metrics.deduplicated.add([t], d.samples);
-        }
-        let dropped = relabel(settings, &mut series);
-        self.metrics.relabel_dropped.add([t], dropped);
-
-        let samples: u64 = series.iter().map(|s| s.samples.len() as u64).sum();
-        if let Err(retry_after) =
-            self.rate.take(t, samples, limits.ingestion_rate, limits.ingestion_burst_size, Instant::now())
-        {
-            self.metrics.rejected.add([t, "rate_limited"], samples);
-            return Err(RelayError::RateLimited {
-                tenant: tenant.clone(),
-                rate: limits.ingestion_rate,
-                burst: limits.ingestion_burst_size,
-                samples,
-                retry_after,
-            });
-        }
-        let refused = self.series.admit(
-            t,
-            &mut series,
-            limits.max_global_series_per_user,
-            limits.active_series_idle_timeout,
-            now,
-        );
-        self.metrics.rejected.add([t, MAX_SERIES_REASON], refused.samples);
-
-        if self.queue.is_full() {
-            self.metrics.rejected.add([t, "queue_full"], samples);
-            return Err(RelayError::QueueFull { bytes: self.queue.bytes(), limit: self.queue.max_bytes() });
-        }
-        let (records, queued) = encode(t, series, &v.metadata, self.shards);
-        let payloads: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-        self.queue.append(&payloads)?;
+        let refused = if passes_untouched(settings, view, v) {
+            self.take_rate(tenant, limits, v.accepted_samples())?;
+            self.check_queue_space(t, v.accepted_samples())?;
+            for series in view.series().filter(|s| !s.samples().is_empty() || s.exemplars().len() > 0) {
+                shards.push_encoded(series).expect("passes_untouched checked that every series keeps its encoding");
+            }
+            SeriesRefused::default()
+        } else {
+            let mut series = accepted_series(v);
+            if limits.accept_ha_samples {
+                let labels = HaLabels { cluster: &limits.ha_cluster_label, replica: &limits.ha_replica_label };
+                let d = self.ha.deduplicate(t, labels, &mut series, now);
+                self.metrics.deduplicated.add([t], d.samples);
+            }
+            let dropped = relabel(settings, &mut series);
+            self.metrics.relabel_dropped.add([t], dropped);
+            let samples: u64 = series.iter().map(|s| s.samples.len() as u64).sum();
+            self.take_rate(tenant, limits, samples)?;
+            let refused = self.series.admit(
+                t,
+                &mut series,
+                limits.max_global_series_per_user,
+                limits.active_series_idle_timeout,
+                now,
+            );
+            self.metrics.rejected.add([t, MAX_SERIES_REASON], refused.samples);
+            self.check_queue_space(t, samples)?;
+            series.into_iter().for_each(|s| shards.push_owned(s));
+            refused
+        };
+        shards.push_metadata(&v.metadata);
+        let queued = shards.samples();
+        self.queue.append(&shards.records(t))?;
         self.metrics.accepted.add([t], queued);
         Ok(respond(queued, &v.rejections, &refused, tenant, limits.max_global_series_per_user))
     }
+
+    /// Takes `samples` from the tenant's rate limit; 429 when over it.
+    fn take_rate(&self, tenant: &TenantId, limits: &TenantLimits, samples: u64) -> Result<(), RelayError> {
+        let t = tenant.as_str();
+        self.rate.take(t, samples, limits.ingestion_rate, limits.ingestion_burst_size, Instant::now()).map_err(
+            |retry_after| {
+                self.metrics.rejected.add([t, "rate_limited"], samples);
+                RelayError::RateLimited {
+                    tenant: tenant.clone(),
+                    rate: limits.ingestion_rate,
+                    burst: limits.ingestion_burst_size,
+                    samples,
+                    retry_after,
+                }
+            },
+        )
+    }
+
+    /// 503 when the queue is full (counting the `samples` refused).
+    fn check_queue_space(&self, tenant: &str, samples: u64) -> Result<(), RelayError> {
+        if self.queue.is_full() {
+            self.metrics.rejected.add([tenant, "queue_full"], samples);
+            return Err(RelayError::QueueFull { bytes: self.queue.bytes(), limit: self.queue.max_bytes() });
+        }
+        Ok(())
+    }
+}
+
+/// True when the relay passes the request's series on exactly as sent:
+/// validation refused nothing (so every series with samples or exemplars
+/// passed whole; labels with empty values, which validation drops, mean
+/// "absent" to the store too), the tenant has no HA deduplication,
+/// relabeling, external labels or series limit, and the parser kept every
+/// series' encoding.
+fn passes_untouched(settings: &TenantSettings, view: &WriteView, v: &ValidatedWrite) -> bool {
+    let limits = &settings.limits;
+    v.rejections.is_empty()
+        && !limits.accept_ha_samples
+        && settings.relabeler.is_empty()
+        && limits.external_labels.is_empty()
+        && limits.max_global_series_per_user == 0
+        && view.series().all(|s| s.encoded().is_some())
 }
 
 /// Applies the tenant's relabel steps and external labels; returns the
@@ -191,79 +237,6 @@ fn relabel(settings: &TenantSettings, series: &mut Vec<AcceptedSeries>) -> u64 {
         }
     });
     dropped
-}
-
-/// Queue records for a tenant's series, one per shard that has any (series
-/// go to the shard their labels hash to); metadata rides with shard 0.
-/// Returns the encoded records and the samples they hold.
-fn encode(tenant: &str, series: Vec<AcceptedSeries>, metadata: &[Metadata], shards: u8) -> (Vec<Vec<u8>>, u64) {
-    let shards = usize::from(shards.max(1));
-    let mut per_shard: Vec<(pb::WriteRequest, u64)> = vec![(pb::WriteRequest::default(), 0); shards];
-    for s in series {
-        let (req, n) = &mut per_shard[(SHARD_HASH.hash_one(&s.labels) % shards as u64) as usize];
-        *n += s.samples.len() as u64;
-        req.timeseries.push(to_proto(s));
-    }
-    per_shard[0].0.metadata = metadata.iter().map(metadata_to_proto).collect();
-    let mut total = 0;
-    let mut records = Vec::new();
-    for (shard, (req, samples)) in per_shard.into_iter().enumerate() {
-        if req.timeseries.is_empty() && req.metadata.is_empty() {
-            continue;
-        }
-        total += samples;
-        let body = snap::raw::Encoder::new()
-            .compress_vec(&req.encode_to_vec())
-            .expect("snappy compression of an in-memory buffer cannot fail");
-        records.push(
-            Record {
-                shard: u8::try_from(shard).unwrap_or(u8::MAX),
-                tenant: tenant.to_owned(),
-                samples: u32::try_from(samples).unwrap_or(u32::MAX),
-                body,
-            }
-            .encode(),
-        );
-    }
-    (records, total)
-}
-
-fn to_proto(s: AcceptedSeries) -> pb::TimeSeries {
-    let label = |l: rampart_storage::Label| pb::Label { name: l.name, value: l.value };
-    pb::TimeSeries {
-        labels: s.labels.into_vec().into_iter().map(label).collect(),
-        samples: s.samples.iter().map(|x| pb::Sample { value: x.v, timestamp: x.t }).collect(),
-        exemplars: s
-            .exemplars
-            .into_iter()
-            .map(|e| pb::Exemplar {
-                labels: e.labels.into_vec().into_iter().map(label).collect(),
-                value: e.v,
-                timestamp: e.t,
-            })
-            .collect(),
-        histograms: Vec::new(),
-    }
-}
-
-fn metadata_to_proto(m: &Metadata) -> pb::MetricMetadata {
-    use pb::metric_metadata::MetricType;
-    let kind = match m.kind.as_str() {
-        "counter" => MetricType::Counter,
-        "gauge" => MetricType::Gauge,
-        "histogram" => MetricType::Histogram,
-        "gaugehistogram" => MetricType::Gaugehistogram,
-        "summary" => MetricType::Summary,
-        "info" => MetricType::Info,
-        "stateset" => MetricType::Stateset,
-        _ => MetricType::Unknown,
-    };
-    pb::MetricMetadata {
-        r#type: kind as i32,
-        metric_family_name: m.metric_family.clone(),
-        help: m.help.clone(),
-        unit: m.unit.clone(),
-    }
 }
 
 /// The store's answer format, with the relay's own refusals (the series
