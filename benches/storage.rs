@@ -320,7 +320,6 @@ fn index(c: &mut Criterion) {
     g.finish();
 }
 
-
 /// `relay/...`: the relay's receive path for one [`container_request`], up
 /// to the queue records it appends (the queue's disk write and the HTTP
 /// layer aside), step by step as `relay::receive` runs them:
