@@ -107,7 +107,8 @@ pub fn decode_chunk_value<'a>(key: &[u8], v: &'a [u8]) -> Result<ChunkValue<'a>>
 }
 
 /// Reads only the max time of a chunk value without checking the CRC (used
-/// for bounds checks whose chunk is decoded, and checked, afterwards).
+/// for bounds checks: to pass over chunks outside a read's range, and
+/// before decoding, and checking, the others).
 pub fn chunk_value_max_t(v: &[u8]) -> Option<i64> {
     v.get(2..10).map(|b| i64::from_be_bytes(b.try_into().unwrap_or_default()))
 }
