@@ -59,6 +59,20 @@ impl Server {
         ready: impl Fn(&str) -> bool,
     ) -> Server {
         let port = TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+        Self::start_on(port, mode, data_dir, config, extra_args, scheme, ready)
+    }
+
+    /// [`Server::start_with`] listening on `port` (a process restarted on
+    /// the address its clients know).
+    pub fn start_on(
+        port: u16,
+        mode: &str,
+        data_dir: &Path,
+        config: &str,
+        extra_args: &[&str],
+        scheme: &str,
+        ready: impl Fn(&str) -> bool,
+    ) -> Server {
         let config_path = data_dir.with_extension("yaml");
         std::fs::write(&config_path, config).expect("write config");
         let mut child = Command::new(binary())

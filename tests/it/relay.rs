@@ -11,7 +11,6 @@
 //! - mTLS client certificates and `rampart all --relay-config`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -24,19 +23,24 @@ use rampart::credentials::hash_secret;
 
 use crate::harness;
 
-/// How long a process may take to become ready.
-const READY_DEADLINE: Duration = Duration::from_secs(60);
 /// How long the relay may take to forward its queue.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(60);
 /// The relay's service token to the store.
 const SERVICE_TOKEN: &str = "relay-service-token";
 
-/// A running `rampart` process (store or relay).
+/// A running `rampart` process (store or relay) on a port the test chose,
+/// so that a restarted process keeps the address its clients know.
 struct Proc {
-    child: Child,
-    url: String,
+    server: harness::Server,
     port: u16,
-    log: Arc<Mutex<String>>,
+}
+
+impl std::ops::Deref for Proc {
+    type Target = harness::Server;
+
+    fn deref(&self) -> &harness::Server {
+        &self.server
+    }
 }
 
 fn free_port() -> u16 {
@@ -54,57 +58,21 @@ impl Proc {
 
     /// Like [`Proc::start`], with `ready(url)` telling when it is ready.
     fn start_with(mode: &str, dir: &Path, config: &str, port: u16, ready: impl Fn(&str) -> bool) -> Proc {
-        let config_path = dir.with_extension(format!("{mode}.yaml"));
-        std::fs::write(&config_path, config).expect("write config");
-        let mut child = Command::new(harness::binary())
-            .arg(mode)
-            .arg("--config")
-            .arg(&config_path)
-            .arg("--data-dir")
-            .arg(dir)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start rampart");
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().expect("stderr");
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut l = sink.lock().expect("log");
-                l.push_str(&line);
-                l.push('\n');
-            }
-        });
-        let mut p = Proc { child, url: format!("http://127.0.0.1:{port}"), port, log };
-        let deadline = Instant::now() + READY_DEADLINE;
-        while !ready(&p.url) {
-            assert!(Instant::now() < deadline, "{mode} not ready in time; log:\n{}", p.log());
-            if let Ok(Some(status)) = p.child.try_wait() {
-                panic!("{mode} exited with {status}; log:\n{}", p.log());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        p
+        Proc { server: harness::Server::start_on(port, mode, dir, config, &[], "http", ready), port }
     }
 
     fn log(&self) -> String {
-        self.log.lock().expect("log").clone()
+        self.server.log.lock().expect("log").clone()
     }
 
     /// SIGKILL.
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn kill(self) {
+        self.server.kill();
     }
 
     /// SIGTERM and a clean exit.
-    fn stop(mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let status = self.child.wait().expect("wait");
-        assert!(status.success(), "exited with {status}; log:\n{}", self.log());
+    fn stop(self) {
+        self.server.stop();
     }
 
     /// POSTs a remote-write body with `headers`.
@@ -151,13 +119,6 @@ impl Proc {
             in_a_row = if self.status()["queue"]["caught_up"] == true { in_a_row + 1 } else { 0 };
             std::thread::sleep(Duration::from_millis(250));
         }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -841,24 +802,11 @@ fn rampart_all_runs_the_relay_in_front_of_its_store() {
         ),
     )
     .expect("relay config");
-    let store_port = free_port();
-    let child = Command::new(harness::binary())
-        .args(["all", "--data-dir"])
-        .arg(&data)
-        .args(["--listen", &format!("127.0.0.1:{store_port}"), "--relay-config"])
-        .arg(&relay_yaml)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start rampart all");
     let relay_url = format!("http://127.0.0.1:{relay_port}");
-    // Killed on drop if the test fails.
-    let mut all = Proc { child, url: relay_url.clone(), port: relay_port, log: Arc::default() };
-    let deadline = Instant::now() + READY_DEADLINE;
-    while !reqwest::blocking::get(format!("{relay_url}/-/ready")).is_ok_and(|r| r.status() == 200) {
-        assert!(Instant::now() < deadline && all.child.try_wait().expect("wait").is_none(), "relay not ready");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let relay_config = relay_yaml.to_str().expect("UTF-8 path");
+    let all = harness::Server::start_with("all", &data, "", &["--relay-config", relay_config], "http", |_| {
+        reqwest::blocking::get(format!("{relay_url}/-/ready")).is_ok_and(|r| r.status() == 200)
+    });
     let now = harness::now_ms();
     let r = post(
         &format!("{relay_url}/api/v1/write"),
