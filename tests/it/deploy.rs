@@ -20,7 +20,6 @@ mod drift;
 mod manifests;
 mod rules;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -130,11 +129,6 @@ fn rendered_all() -> Vec<(String, String)> {
         .filter(|(_, kind)| kind == "Kustomization")
         .map(|(d, _)| (d.clone(), render(&d)))
         .collect()
-}
-
-/// A free loopback port (bound and released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 /// An instant query of a store's API as `tenant`, with the credential

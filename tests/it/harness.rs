@@ -22,6 +22,11 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_rampart")
 }
 
+/// A free loopback port (bound and released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port()
+}
+
 /// A running `rampart` serving process (`all`, `store` or `relay`).
 pub struct Server {
     child: Child,
@@ -43,28 +48,16 @@ impl Server {
     /// waits for `/-/ready`.
     pub fn start_mode(mode: &str, data_dir: &Path, config: &str) -> Server {
         let client = reqwest::blocking::Client::new();
-        Self::start_with(mode, data_dir, config, &[], "http", |url| {
+        Self::start_with(free_port(), mode, data_dir, config, &[], "http", |url| {
             client.get(format!("{url}/-/ready")).send().is_ok_and(|r| r.status() == 200)
         })
     }
 
-    /// Starts `rampart <mode>` on `data_dir` with `config` (YAML) and
-    /// `extra_args`, its URL of `scheme`, and waits until `ready(url)`.
+    /// Starts `rampart <mode>` listening on `port` (see [`free_port`]; a
+    /// restarted process keeps the address its clients know) on `data_dir`
+    /// with `config` (YAML) and `extra_args`, its URL of `scheme`, and waits
+    /// until `ready(url)`.
     pub fn start_with(
-        mode: &str,
-        data_dir: &Path,
-        config: &str,
-        extra_args: &[&str],
-        scheme: &str,
-        ready: impl Fn(&str) -> bool,
-    ) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
-        Self::start_on(port, mode, data_dir, config, extra_args, scheme, ready)
-    }
-
-    /// [`Server::start_with`] listening on `port` (a process restarted on
-    /// the address its clients know).
-    pub fn start_on(
         port: u16,
         mode: &str,
         data_dir: &Path,

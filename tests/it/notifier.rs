@@ -15,7 +15,7 @@ use rampart::rules::notifier::{Alert, Notifier};
 use rampart_storage::Labels;
 use serde_json::Value;
 
-use crate::harness::{now_ms, temp_dir, TestCa};
+use crate::harness::{self, now_ms, temp_dir, TestCa};
 
 /// The Alertmanager binary.
 const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
@@ -75,7 +75,7 @@ impl Alertmanager {
 
     fn start_inner(web: Option<String>, client: impl Fn(u16) -> reqwest::blocking::Client, scheme: &str) -> Self {
         let dir = temp_dir();
-        let port = free_port();
+        let port = harness::free_port();
         let config = dir.path().join("am.yml");
         std::fs::write(&config, "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n").expect("am config");
         let log = dir.path().join("am.log");
@@ -161,10 +161,6 @@ fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> Option<T> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port()
 }
 
 /// The value of `series` (name and labels exactly as rendered) in a text
@@ -357,7 +353,7 @@ fn mtls_and_basic_auth_deliver_and_missing_client_certificate_is_refused() {
 
 #[test]
 fn unreachable_alertmanager_counts_errors_after_retries() {
-    let refused = format!("127.0.0.1:{}", free_port());
+    let refused = format!("127.0.0.1:{}", harness::free_port());
     let (_rt, n) = notifier(
         &format!("alertmanagers: [{{static_configs: [{{targets: ['{refused}']}}]}}]\nmax_retries: 2\n"),
         Labels::default(),

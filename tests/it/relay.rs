@@ -11,7 +11,6 @@
 //! - mTLS client certificates and `rampart all --relay-config`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,10 +42,6 @@ impl std::ops::Deref for Proc {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port()
-}
-
 impl Proc {
     /// Starts `rampart <mode> --config <file> --data-dir <dir> --listen 127.0.0.1:<port>`
     /// and waits for `/-/ready`.
@@ -58,7 +53,7 @@ impl Proc {
 
     /// Like [`Proc::start`], with `ready(url)` telling when it is ready.
     fn start_with(mode: &str, dir: &Path, config: &str, port: u16, ready: impl Fn(&str) -> bool) -> Proc {
-        Proc { server: harness::Server::start_on(port, mode, dir, config, &[], "http", ready), port }
+        Proc { server: harness::Server::start_with(port, mode, dir, config, &[], "http", ready), port }
     }
 
     fn log(&self) -> String {
@@ -170,7 +165,7 @@ fn good(metric: &str, t: i64, v: f64) -> rampart::proto::prometheus::TimeSeries 
 fn security_each_refusal_gets_its_status_and_other_tenants_are_unaffected() {
     let tmp = harness::temp_dir();
     let (store_dir, relay_dir) = (tmp.path().join("store"), tmp.path().join("relay"));
-    let store = Proc::start("store", &store_dir, &store_config(), free_port());
+    let store = Proc::start("store", &store_dir, &store_config(), harness::free_port());
     let overrides = tmp.path().join("overrides.yaml");
     std::fs::write(
         &overrides,
@@ -193,7 +188,7 @@ fn security_each_refusal_gets_its_status_and_other_tenants_are_unaffected() {
         h("token-limited"),
         overrides.display()
     );
-    let relay = Proc::start("relay", &relay_dir, &relay_config(&relay_dir, store.port, &extra), free_port());
+    let relay = Proc::start("relay", &relay_dir, &relay_config(&relay_dir, store.port, &extra), harness::free_port());
     let now = harness::now_ms();
     let a = [("Authorization", "Bearer token-a")];
     let b_auth = basic("workload-b", "password-b");
@@ -431,7 +426,7 @@ fn write_load(url: &Mutex<String>, stop: &AtomicBool, sent: &Mutex<Samples>, ack
 fn no_acknowledged_sample_is_lost_across_a_store_outage_and_a_relay_sigkill() {
     let tmp = harness::temp_dir();
     let (store_dir, relay_dir) = (tmp.path().join("store"), tmp.path().join("relay"));
-    let (store_port, relay_port) = (free_port(), free_port());
+    let (store_port, relay_port) = (harness::free_port(), harness::free_port());
     let store = Proc::start("store", &store_dir, &store_config(), store_port);
     let extra = format!("tenants:\n- id: team-a\n  bearer_token_hashes: ['{}']\n", hash_secret(b"token-a"));
     let relay_yaml = relay_config(&relay_dir, store_port, &extra);
@@ -518,7 +513,7 @@ fn ha_one_replica_is_stored_and_failover_leaves_no_gap_overlap_or_reset() {
     const INTERVAL: Duration = Duration::from_millis(200);
     let tmp = harness::temp_dir();
     let store_dir = tmp.path().join("store");
-    let store = Proc::start("store", &store_dir, &store_config(), free_port());
+    let store = Proc::start("store", &store_dir, &store_config(), harness::free_port());
     // Two relay replicas sharing the store's lease; each Prometheus replica
     // reaches a different relay, the case that needs the lease.
     let extra = format!(
@@ -531,7 +526,7 @@ fn ha_one_replica_is_stored_and_failover_leaves_no_gap_overlap_or_reset() {
         .iter()
         .map(|name| {
             let dir = tmp.path().join(name);
-            Proc::start("relay", &dir, &relay_config(&dir, store.port, &extra), free_port())
+            Proc::start("relay", &dir, &relay_config(&dir, store.port, &extra), harness::free_port())
         })
         .collect();
     let start = |relay: &Proc, replica: &'static str| {
@@ -614,7 +609,7 @@ fn prometheus_remote_writes_through_the_relay_as_its_tsdb_has_it() {
     let tmp = harness::temp_dir();
     let (store_dir, relay_dir, prom_dir) =
         (tmp.path().join("store"), tmp.path().join("relay"), tmp.path().join("prom"));
-    let store = Proc::start("store", &store_dir, &store_config(), free_port());
+    let store = Proc::start("store", &store_dir, &store_config(), harness::free_port());
     // A workload cluster that used to send to Thanos receive: basic auth,
     // THANOS-TENANT, replica label prometheus_replica.
     let extra = format!(
@@ -622,8 +617,8 @@ fn prometheus_remote_writes_through_the_relay_as_its_tsdb_has_it() {
          limits:\n  accept_ha_samples: true\n  ha_replica_label: prometheus_replica\n",
         hash_secret(b"prom-password")
     );
-    let relay = Proc::start("relay", &relay_dir, &relay_config(&relay_dir, store.port, &extra), free_port());
-    let prom_port = free_port();
+    let relay = Proc::start("relay", &relay_dir, &relay_config(&relay_dir, store.port, &extra), harness::free_port());
+    let prom_port = harness::free_port();
     std::fs::create_dir_all(&prom_dir).expect("dir");
     let prom_config = prom_dir.join("prometheus.yml");
     std::fs::write(
@@ -748,7 +743,7 @@ fn mtls_client_certificates_signed_by_the_ca_map_to_their_tenant() {
     let (server_cert, server_key) = test_ca.issue("server", "relay", &["127.0.0.1"]);
     let (client_cert, client_key) = test_ca.issue("client", "workload-m", &[]);
     let (rogue_cert, rogue_key) = harness::TestCa::new(&pki, "rogue-ca").issue("rogue", "workload-m", &[]);
-    let store = Proc::start("store", &store_dir, &store_config(), free_port());
+    let store = Proc::start("store", &store_dir, &store_config(), harness::free_port());
     let extra = format!(
         "tls:\n  cert_file: {}\n  key_file: {}\n  client_ca_file: {}\n\
          tenants:\n- id: team-m\n  client_certificate_names: [workload-m]\n",
@@ -757,15 +752,20 @@ fn mtls_client_certificates_signed_by_the_ca_map_to_their_tenant() {
         test_ca.cert_file.display()
     );
     let ca = test_ca.cert_file.clone();
-    let relay =
-        Proc::start_with("relay", &relay_dir, &relay_config(&relay_dir, store.port, &extra), free_port(), |url| {
+    let relay = Proc::start_with(
+        "relay",
+        &relay_dir,
+        &relay_config(&relay_dir, store.port, &extra),
+        harness::free_port(),
+        |url| {
             let out = Command::new("curl")
                 .args(["-s", "--cacert"])
                 .arg(&ca)
                 .arg(format!("{}/-/ready", url.replace("http://", "https://")))
                 .output();
             out.is_ok_and(|o| o.status.success())
-        });
+        },
+    );
     let url = format!("{}/api/v1/write", relay.url.replace("http://", "https://"));
     let now = harness::now_ms();
     let body = tmp.path().join("body");
@@ -790,7 +790,7 @@ fn mtls_client_certificates_signed_by_the_ca_map_to_their_tenant() {
 fn rampart_all_runs_the_relay_in_front_of_its_store() {
     let tmp = harness::temp_dir();
     let data = tmp.path().join("data");
-    let relay_port = free_port();
+    let relay_port = harness::free_port();
     let relay_yaml = tmp.path().join("relay.yaml");
     std::fs::write(
         &relay_yaml,
@@ -804,9 +804,15 @@ fn rampart_all_runs_the_relay_in_front_of_its_store() {
     .expect("relay config");
     let relay_url = format!("http://127.0.0.1:{relay_port}");
     let relay_config = relay_yaml.to_str().expect("UTF-8 path");
-    let all = harness::Server::start_with("all", &data, "", &["--relay-config", relay_config], "http", |_| {
-        reqwest::blocking::get(format!("{relay_url}/-/ready")).is_ok_and(|r| r.status() == 200)
-    });
+    let all = harness::Server::start_with(
+        harness::free_port(),
+        "all",
+        &data,
+        "",
+        &["--relay-config", relay_config],
+        "http",
+        |_| reqwest::blocking::get(format!("{relay_url}/-/ready")).is_ok_and(|r| r.status() == 200),
+    );
     let now = harness::now_ms();
     let r = post(
         &format!("{relay_url}/api/v1/write"),

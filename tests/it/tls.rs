@@ -128,6 +128,7 @@ fn start_store_and_relay(dir: &Path, pki: &Pki, relay_port: u16, relay_identity:
     let client = https_client(&pki.ca, Pki::identity(&pki.client));
     let relay_config = relay_config.to_str().expect("utf-8 path");
     Server::start_with(
+        harness::free_port(),
         "all",
         &dir.join("store"),
         &pki.store_config(),
@@ -148,15 +149,11 @@ fn write_through_relay(server: &Server, relay: &str, metric: &str) {
     });
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port()
-}
-
 #[test]
 fn relay_forwards_over_mtls_to_a_store_that_refuses_clients_without_a_trusted_certificate() {
     let tmp = temp_dir();
     let pki = Pki::new(&tmp.path().join("pki"));
-    let relay_port = free_port();
+    let relay_port = harness::free_port();
     let server = start_store_and_relay(tmp.path(), &pki, relay_port, &pki.relay);
     let relay = format!("http://127.0.0.1:{relay_port}");
 
@@ -184,7 +181,7 @@ fn relay_forwards_over_mtls_to_a_store_that_refuses_clients_without_a_trusted_ce
 fn relay_with_an_untrusted_certificate_keeps_its_queue_until_its_config_is_fixed() {
     let tmp = temp_dir();
     let pki = Pki::new(&tmp.path().join("pki"));
-    let relay_port = free_port();
+    let relay_port = harness::free_port();
     let relay = format!("http://127.0.0.1:{relay_port}");
     let client = https_client(&pki.ca, Pki::identity(&pki.client));
 
@@ -247,7 +244,10 @@ fn replaced_certificate_files_are_served_to_new_connections_without_restart() {
     std::fs::copy(&first.1, &key_file).expect("key");
     let config = format!("tls:\n  cert_file: {}\n  key_file: {}\n", cert_file.display(), key_file.display());
     let client = https_client(&ca.cert_file, None);
-    let server = Server::start_with("all", &tmp.path().join("data"), &config, &[], "https", |url| ready(&client, url));
+    let server =
+        Server::start_with(harness::free_port(), "all", &tmp.path().join("data"), &config, &[], "https", |url| {
+            ready(&client, url)
+        });
     assert_eq!(served_certificate(&client, &server.url), Some(der(&first.0)));
 
     // Half-way through a rotation: the new certificate with the old key.
@@ -278,9 +278,15 @@ fn development_mode_serves_https_with_its_generated_certificate_and_warns() {
             .build()
             .ok()
     };
-    let server = Server::start_with("all", &data, "", &["--tls-self-signed-development"], "https", |url| {
-        trusting_it().is_some_and(|c| ready(&c, url))
-    });
+    let server = Server::start_with(
+        harness::free_port(),
+        "all",
+        &data,
+        "",
+        &["--tls-self-signed-development"],
+        "https",
+        |url| trusting_it().is_some_and(|c| ready(&c, url)),
+    );
     let client = trusting_it().expect("the certificate is written");
     assert_eq!(served_certificate(&client, &server.url), Some(der(&cert)));
     let log = server.log.lock().expect("log").clone();

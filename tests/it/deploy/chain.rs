@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::{debian_tool, free_port, repo, run, run_ok, store_query};
+use super::{debian_tool, repo, run, run_ok, store_query};
+use crate::harness::free_port;
 use crate::harness::{binary, temp_dir};
 
 /// How long node-exporter's samples may take to reach the store (scrape

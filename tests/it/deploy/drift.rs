@@ -22,7 +22,8 @@ use promql_parser::parser::{Expr, VectorSelector};
 use promql_parser::util::{walk_expr, ExprVisitor};
 use serde_yaml::Value;
 
-use super::{free_port, render, repo, store_query, yaml_docs, yaml_file};
+use super::{render, repo, store_query, yaml_docs, yaml_file};
+use crate::harness::free_port;
 use crate::harness::{binary, body, now_ms, series, temp_dir};
 use rampart::credentials::hash_secret;
 
