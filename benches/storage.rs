@@ -2,10 +2,10 @@
 //! storage`.
 //!
 //! One function per module, each registering its own benchmark group
-//! (`chunkenc/...`, `head/...`, `ingest/...`, `index/...`, `relay/...`); add a
-//! module by writing its function and listing it in `criterion_group!` at the
-//! bottom. `index/...` builds a 100k-series data directory first (a few
-//! seconds).
+//! (`chunkenc/...`, `head/...`, `ingest/...`, `index/...`, `metadata/...`,
+//! `relay/...`); add a module by writing its function and listing it in
+//! `criterion_group!` at the bottom. `index/...` builds a 100k-series data
+//! directory first, `metadata/...` a 20k-series one (a few seconds each).
 //!
 //! Inputs are generated from fixed seeds so runs are comparable.
 
@@ -320,6 +320,75 @@ fn index(c: &mut Criterion) {
     g.finish();
 }
 
+/// Series in the `metadata` benchmarks' data directory, as in the
+/// `../shared/bench` dataset.
+const METADATA_SERIES: usize = 20_000;
+/// Samples per series there: two hours at a 15 s scrape interval.
+const METADATA_SAMPLES: usize = 480;
+/// First timestamp there: the start of a daily partition (2023-11-15), so
+/// that the two hours lie in one partition, as in the query benchmark's
+/// dataset.
+const METADATA_START_MS: i64 = 1_700_006_400_000;
+
+/// Labels of the `i`th `metadata` series: 301 metric names, 38 instances
+/// of 20 jobs and a per-series `id`, so that `__name__` has about 66 series
+/// per value and `instance` about 530.
+fn metadata_labels(i: usize) -> Vec<(&'static str, String)> {
+    let target = i % 38;
+    vec![
+        ("__name__", format!("metric_{}_total", i % 301)),
+        ("cluster", "workload-1".to_owned()),
+        ("id", i.to_string()),
+        ("instance", format!("10.1.0.{target}:9100")),
+        ("job", format!("job-{}", target % 20)),
+    ]
+}
+
+/// `metadata/...`: the queries behind `/api/v1/labels`,
+/// `/api/v1/label/<name>/values` and `/api/v1/series` over 20k series of
+/// two hours of persisted 15 s samples, for the range the query benchmark
+/// sends (one minute inside the data at both ends, so that every series'
+/// chunk span strictly contains it).
+fn metadata(c: &mut Criterion) {
+    use rampart_storage::{AppendBatch, Db, FsyncPolicy, MatchKind, Matcher, Options};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut opts = Options::new(dir.path());
+    opts.wal_fsync = FsyncPolicy::Never;
+    opts.retention = std::time::Duration::ZERO;
+    let db = Db::open(opts).expect("open");
+    let times: Vec<i64> = (0..METADATA_SAMPLES as i64).map(|k| METADATA_START_MS + k * SCRAPE_INTERVAL_MS).collect();
+    let last = times[times.len() - 1];
+    for first in (0..METADATA_SERIES).step_by(BATCH_SERIES) {
+        let mut batch = AppendBatch::new();
+        for i in first..first + BATCH_SERIES {
+            let labels = metadata_labels(i);
+            let samples: Vec<Sample> = times.iter().map(|&t| Sample::new(t, (i + t as usize) as f64)).collect();
+            batch.push(labels.iter().map(|(n, v)| (*n, v.as_str())), &samples, []);
+        }
+        db.append("default", &batch, last).expect("append");
+    }
+    db.flush_head(true).expect("flush");
+    let (mint, maxt) = (METADATA_START_MS + 60_000, last - 60_000);
+    let selector = [
+        Matcher::equal("__name__", "metric_7_total"),
+        Matcher::new(MatchKind::Regex, "job", "job-(1|2)").expect("regex"),
+    ];
+    let mut g = c.benchmark_group("metadata");
+    g.bench_function("label_names/20k_series", |b| {
+        b.iter(|| db.querier("default", mint, maxt).label_names(&[]).expect("names"))
+    });
+    g.bench_function("label_values/__name__/20k_series", |b| {
+        b.iter(|| db.querier("default", mint, maxt).label_values("__name__", &[]).expect("values"))
+    });
+    g.bench_function("label_values/instance/20k_series", |b| {
+        b.iter(|| db.querier("default", mint, maxt).label_values("instance", &[]).expect("values"))
+    });
+    g.bench_function("series/regex/20k_series", |b| {
+        b.iter(|| db.querier("default", mint, maxt).series(black_box(&selector)).expect("series"))
+    });
+    g.finish();
+}
+
 /// `relay/...`: the relay's receive path for one [`container_request`], up
 /// to the queue records it appends (the queue's disk write and the HTTP
 /// layer aside), step by step as `relay::receive` runs them:
@@ -382,5 +451,5 @@ fn relay(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, chunkenc, head, ingest, index, relay);
+criterion_group!(benches, chunkenc, head, ingest, index, metadata, relay);
 criterion_main!(benches);

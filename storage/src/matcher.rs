@@ -1,7 +1,14 @@
 //! Label matchers with Prometheus semantics: `=`, `!=`, `=~`, `!~`, regexes
 //! fully anchored, and an absent label treated as the empty value.
+//!
+//! Regexes are built with the `regex` crate's engine and syntax, but never
+//! as a full DFA: the build enables full DFAs (tracing-subscriber's
+//! `env-filter` turns on `regex-automata/dfa-build` for every user), and
+//! building one costs tens of microseconds per matcher, per query, while a
+//! matcher runs once per distinct label value, where the lazy DFA is as
+//! fast.
 
-use regex::Regex;
+use regex_automata::meta::{BuildError, Regex};
 
 use crate::error::{Error, Result};
 use crate::labels::Labels;
@@ -37,8 +44,10 @@ impl Matcher {
         let value = value.into();
         let regex = match kind {
             MatchKind::Regex | MatchKind::NotRegex => Some(
-                Regex::new(&format!("^(?s:{value})$"))
-                    .map_err(|e| Error::Regex { pattern: value.clone(), source: Box::new(e) })?,
+                Regex::builder()
+                    .configure(Regex::config().dfa(false))
+                    .build(&format!("^(?s:{value})$"))
+                    .map_err(|e| Error::Regex { pattern: value.clone(), source: Box::new(regex_error(&e)) })?,
             ),
             MatchKind::Equal | MatchKind::NotEqual => None,
         };
@@ -73,6 +82,15 @@ impl Matcher {
     }
 }
 
+/// The error `regex::Regex::new` reports for a pattern the engine refused.
+fn regex_error(e: &BuildError) -> regex::Error {
+    match (e.size_limit(), e.syntax_error()) {
+        (Some(limit), _) => regex::Error::CompiledTooBig(limit),
+        (None, Some(syntax)) => regex::Error::Syntax(syntax.to_string()),
+        (None, None) => regex::Error::Syntax(e.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,7 +113,10 @@ mod tests {
             let m = Matcher::new(kind, name, value).expect("valid");
             assert_eq!(m.matches_labels(&l), want, "{name} {kind:?} {value}");
         }
-        assert!(Matcher::new(MatchKind::Regex, "a", "(").is_err());
+        let refused = Matcher::new(MatchKind::Regex, "a", "(").expect_err("unclosed group");
+        let anchored = format!("^(?s:{})$", "(");
+        let from_regex = regex::Regex::new(&anchored).expect_err("unclosed group");
+        assert!(refused.to_string().ends_with(&from_regex.to_string()), "{refused}: the regex crate's text");
         assert!(Matcher::new(MatchKind::Regex, "a", ".*").expect("valid").matches_empty());
     }
 }

@@ -16,7 +16,9 @@
 //! decided without chunk reads from the head's chunk bounds and the chunk
 //! spans (`crate::index::spans`); chunks are read only for a series with a
 //! tombstone in the range, or whose span in a partition strictly contains
-//! the range (the range may fall in a gap between its chunks there).
+//! a range no longer than the widest gap between its chunks there (the
+//! range may fall in that gap). Regular scrapes leave gaps of one scrape
+//! interval, so dashboards' ranges are decided without chunk reads.
 //! `select` reads a series' chunks only in the partitions where its span
 //! overlaps the range.
 //!
@@ -382,7 +384,8 @@ impl Querier<'_> {
     /// True when a series holds data in the range: a head or persisted chunk
     /// overlaps it, or with a tombstone overlapping it, a sample outside the
     /// deleted ranges remains. Chunks are read only for a tombstone or when
-    /// the range lies strictly inside the series' span in a partition.
+    /// the range may fall in a gap between the series' chunks
+    /// ([`Presence::Unsure`]).
     fn has_data(&self, spans: &SpanTable, tenant: u32, id: u64) -> Result<bool> {
         let (mint, maxt) = (self.mint, self.maxt);
         if self.db.persist.deleted(id).overlaps(mint, maxt) {

@@ -201,6 +201,38 @@ fn label_index_follows_the_data_through_flush_restart_and_retention() {
 }
 
 #[test]
+fn ranges_inside_the_data_are_decided_through_flush_reopen_and_compaction() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut opts = options(dir.path());
+    opts.head_chunk_samples = 3;
+    opts.compacted_chunk_samples = 5;
+    opts.out_of_order_window = Duration::from_millis(HOUR as u64);
+    let minute = 60_000;
+    // One sample a minute for 20 minutes, the later half written first so
+    // that chunk spans are joined in both orders.
+    let samples: Vec<Sample> = (0..20).map(|m| Sample::new(m * minute, m as f64)).collect();
+    let check = |db: &Db, stage: &str| {
+        let present = (strings(&["__name__", "job"]), strings(&["a"]), vec![up("a")]);
+        assert_eq!(label_answers(db, "default", minute + 1, 18 * minute), present, "{stage}: inside the data");
+        assert_eq!(label_answers(db, "default", 10 * minute, 10 * minute), present, "{stage}: one sample");
+        assert_eq!(read(db, "default", 0, HOUR)[0].1.len(), 20, "{stage}: every sample read");
+    };
+    let db = Db::open(opts.clone()).expect("open");
+    append(&db, "default", &up("a"), &samples[10..]);
+    append(&db, "default", &up("a"), &samples[..10]);
+    db.flush_head(true).expect("flush");
+    check(&db, "persisted");
+    drop(db);
+    let db = Db::open(opts).expect("reopen");
+    check(&db, "reopened");
+    db.compact(10 * HOUR, true).expect("compact");
+    check(&db, "compacted");
+    // Compacted chunks hold minutes 0-4, 5-9, 10-14 and 15-19.
+    let absent = (vec![], vec![], vec![]);
+    assert_eq!(label_answers(&db, "default", 4 * minute + 1, 5 * minute - 1), absent, "between compacted chunks");
+}
+
+#[test]
 fn a_range_in_a_gap_between_chunks_of_one_partition_holds_no_data() {
     let dir = tempfile::tempdir().expect("tmp");
     let mut opts = options(dir.path());

@@ -113,7 +113,7 @@ fn rewrite_series(
         );
         merged.chunks_after += 1;
     }
-    let span = samples.first().zip(samples.last()).map(|(first, last)| Span { min_t: first.t, max_t: last.t });
+    let span = samples.chunks(target).map(|part| Span::chunk(part[0].t, part[part.len() - 1].t)).reduce(Span::union);
     rewritten.push((tenant, series, span));
     merged.series_rewritten += 1;
     group.clear();

@@ -16,8 +16,8 @@
 //! Memory: per series, 8 bytes per label in its symbol list, 8 bytes per
 //! label in postings, and about 40 bytes of map entry; each distinct label
 //! string once, with about 70 bytes of table overhead (see
-//! [`LabelIndex::heap_bytes`]). Spans: 24 bytes per series and partition
-//! holding it. Measured (`cargo bench --bench storage -- index`): 827 bytes
+//! [`LabelIndex::heap_bytes`]). Spans: 32 bytes per series and partition
+//! holding it. Measured (`cargo bench --bench storage -- index`): 835 bytes
 //! per series for 100k cAdvisor-style series of 16 labels, three of them
 //! unique per series (`id`, `name`, `pod`: most of the figure), one
 //! partition. Opening that directory, index build and WAL replay included,

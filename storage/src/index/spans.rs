@@ -3,11 +3,21 @@
 //! data in `[mint, maxt]`" is answered without reading chunks.
 //!
 //! A series' span in a partition is `[min_t, max_t]`: the smallest chunk min
-//! time and the largest chunk max time among its chunks in that partition.
-//! Both ends are sample times, so a span with an end inside a range proves
-//! that a chunk overlaps the range; a span that strictly contains the range
-//! proves nothing (the range may fall in a gap between chunks) and is
-//! reported as [`Presence::Unsure`], for the caller to check the chunks.
+//! time and the largest chunk max time among its chunks in that partition,
+//! with `max_gap`, a bound on the longest run of milliseconds inside the
+//! span that no chunk covers. Both ends are sample times, so a span with an
+//! end inside a range proves that a chunk overlaps the range. A span that
+//! strictly contains the range proves it too when the range is longer than
+//! `max_gap` (it cannot fall between two chunks); otherwise it is reported
+//! as [`Presence::Unsure`], for the caller to check the chunks. Regular
+//! scrapes leave gaps of one scrape interval between chunks, so only ranges
+//! shorter than that are ever unsure.
+//!
+//! `max_gap` is exact for spans built from chunks in time order and an upper
+//! bound otherwise: joining two spans takes the larger of their gaps and
+//! the distance between them, which no gap of the joined chunks can exceed
+//! (a gap lies inside one span's gap or between the spans, as span ends are
+//! chunk times).
 //!
 //! Invariants (kept by `crate::persist`, which owns every chunk write and
 //! delete): a series has a span in a partition exactly when the partition
@@ -22,7 +32,7 @@
 //! marked unknown: every series may have chunks there, so readers read its
 //! chunks (and meet the damage) instead of missing its data silently.
 //!
-//! Memory: 24 bytes per series and partition holding it (sorted vectors,
+//! Memory: 32 bytes per series and partition holding it (sorted vectors,
 //! no per-entry allocation).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -36,11 +46,26 @@ pub(crate) struct Span {
     pub min_t: i64,
     /// Largest chunk max time.
     pub max_t: i64,
+    /// At least the longest run of milliseconds in `[min_t, max_t]` that no
+    /// chunk covers; 0 when the chunks leave no gap.
+    pub max_gap: i64,
 }
 
 impl Span {
-    fn union(self, other: Span) -> Span {
-        Span { min_t: self.min_t.min(other.min_t), max_t: self.max_t.max(other.max_t) }
+    /// The span of one chunk.
+    pub(crate) fn chunk(min_t: i64, max_t: i64) -> Span {
+        Span { min_t, max_t, max_gap: 0 }
+    }
+
+    /// The span of the chunks of both spans.
+    pub(crate) fn union(self, other: Span) -> Span {
+        let (first, last) = if self.min_t <= other.min_t { (self, other) } else { (other, self) };
+        let between = last.min_t.saturating_sub(first.max_t).saturating_sub(1).max(0);
+        Span {
+            min_t: first.min_t,
+            max_t: first.max_t.max(last.max_t),
+            max_gap: first.max_gap.max(last.max_gap).max(between),
+        }
     }
 
     fn overlaps(self, mint: i64, maxt: i64) -> bool {
@@ -48,9 +73,13 @@ impl Span {
     }
 
     /// True when a chunk is known to overlap `[mint, maxt]`: an end of the
-    /// span (a sample time) lies inside it.
+    /// span (a sample time) lies inside it, or the span strictly contains
+    /// it and it is too long to fit in a gap between chunks.
     fn proves_data_in(self, mint: i64, maxt: i64) -> bool {
-        (mint..=maxt).contains(&self.min_t) || (mint..=maxt).contains(&self.max_t)
+        let contains = self.min_t < mint && self.max_t > maxt;
+        (mint..=maxt).contains(&self.min_t)
+            || (mint..=maxt).contains(&self.max_t)
+            || (contains && maxt.saturating_sub(mint) >= self.max_gap)
     }
 }
 
@@ -227,7 +256,7 @@ mod tests {
     const P: i64 = 1000;
 
     fn span(min_t: i64, max_t: i64) -> Span {
-        Span { min_t, max_t }
+        Span::chunk(min_t, max_t)
     }
 
     #[test]
@@ -240,11 +269,77 @@ mod tests {
         assert_eq!(t.presence(1, 7, 650, 1050), Presence::Present, "a span's end is in the range");
         assert_eq!(t.presence(1, 7, 150, 250), Presence::Unsure(vec![0]), "the two chunks share one span");
         assert_eq!(t.presence(1, 7, 300, 400), Presence::Unsure(vec![0]), "inside the span, maybe a gap");
+        assert_eq!(t.presence(1, 7, 201, 599), Presence::Unsure(vec![0]), "exactly the gap");
+        assert_eq!(t.presence(1, 7, 200, 599), Presence::Present, "one longer than the gap");
+        assert_eq!(t.presence(1, 7, 300, 699), Presence::Present, "longer than the gap between the chunks");
         assert_eq!(t.presence(1, 7, 701, 999), Presence::Absent);
         assert_eq!(t.presence(2, 7, 0, 2000), Presence::Absent, "another tenant");
         assert_eq!(t.presence(1, 8, 0, 2000), Presence::Absent, "another series");
         assert_eq!(t.partitions_of(1, 7, 0, 2000), [0, 1000]);
         assert_eq!(t.partitions_of(1, 7, 1050, 2000), [1000]);
+    }
+
+    /// The longest run of milliseconds inside the chunks' span that no
+    /// chunk covers, by brute force over the chunks in time order.
+    fn true_max_gap(chunks: &[(i64, i64)]) -> i64 {
+        let mut sorted = chunks.to_vec();
+        sorted.sort_unstable();
+        let mut covered_to = sorted[0].1;
+        let mut gap = 0;
+        for &(min_t, max_t) in &sorted[1..] {
+            gap = gap.max(min_t - covered_to - 1);
+            covered_to = covered_to.max(max_t);
+        }
+        gap
+    }
+
+    fn stored_span(spans: &ChunkSpans, start: i64, tenant: u32, series: u64) -> Span {
+        let table = spans.read();
+        let tenant_spans = &table.partitions[&start][&tenant];
+        tenant_spans.iter().find(|(id, _)| *id == series).map(|(_, s)| *s).expect("a span")
+    }
+
+    proptest::proptest! {
+        /// Chunks added in any order and grouping: `Present` and `Absent`
+        /// are never wrong; the gap bound is exact when chunks come in time
+        /// order and never too small otherwise.
+        #[test]
+        fn presence_never_contradicts_the_chunks(
+            chunks in proptest::collection::vec((0i64..1000, 0i64..120), 1..7),
+            split in 0usize..7,
+            ranges in proptest::collection::vec((0i64..1200, 0i64..500), 1..20),
+        ) {
+            let chunks: Vec<(i64, i64)> = chunks.into_iter().map(|(min_t, len)| (min_t, min_t + len)).collect();
+            let shuffled = ChunkSpans::new(10 * P);
+            let (early, late) = chunks.split_at(split.min(chunks.len()));
+            for group in [late, early] {
+                shuffled.add(group.iter().map(|&(min_t, max_t)| (0, 1, 7, span(min_t, max_t))));
+            }
+            let mut in_order = chunks.clone();
+            in_order.sort_unstable();
+            let ordered = ChunkSpans::new(10 * P);
+            for &(min_t, max_t) in &in_order {
+                ordered.add([(0, 1, 7, span(min_t, max_t))]);
+            }
+            let gap = true_max_gap(&chunks);
+            proptest::prop_assert_eq!(stored_span(&ordered, 0, 1, 7).max_gap, gap);
+            proptest::prop_assert!(stored_span(&shuffled, 0, 1, 7).max_gap >= gap);
+            for (mint, len) in ranges {
+                let maxt = mint + len;
+                let holds = chunks.iter().any(|&(min_t, max_t)| min_t <= maxt && max_t >= mint);
+                for spans in [&shuffled, &ordered] {
+                    match spans.read().presence(1, 7, mint, maxt) {
+                        Presence::Present => proptest::prop_assert!(holds, "{:?} in {}..={}", chunks, mint, maxt),
+                        Presence::Absent => proptest::prop_assert!(!holds, "{:?} in {}..={}", chunks, mint, maxt),
+                        Presence::Unsure(starts) => proptest::prop_assert_eq!(starts, vec![0]),
+                    }
+                }
+                if len >= gap {
+                    let decided = ordered.read().presence(1, 7, mint, maxt);
+                    proptest::prop_assert!(!matches!(decided, Presence::Unsure(_)), "longer than every gap");
+                }
+            }
+        }
     }
 
     #[test]

@@ -373,8 +373,8 @@ impl Persist {
             let (tenant, series, min_t) = keys::parse_chunk_key(k)?;
             let max_t = keys::chunk_value_max_t(v).ok_or_else(|| corrupt_meta(k, "chunk value too short"))?;
             match spans.last_mut() {
-                Some((_, t, s, last)) if *t == tenant && *s == series => last.max_t = last.max_t.max(max_t),
-                _ => spans.push((start, tenant, series, Span { min_t, max_t })),
+                Some((_, t, s, last)) if *t == tenant && *s == series => *last = last.union(Span::chunk(min_t, max_t)),
+                _ => spans.push((start, tenant, series, Span::chunk(min_t, max_t))),
             }
             it.next();
         }
@@ -646,9 +646,7 @@ impl Persist {
         wo.set_sync(true);
         self.db.write_opt(batch, &wo).map_err(Error::rocks("write chunks"))?;
         self.chunk_spans.add(
-            chunks
-                .iter()
-                .map(|c| (self.partition_start(c.min_t), c.tenant, c.series, Span { min_t: c.min_t, max_t: c.max_t })),
+            chunks.iter().map(|c| (self.partition_start(c.min_t), c.tenant, c.series, Span::chunk(c.min_t, c.max_t))),
         );
         Ok(())
     }
