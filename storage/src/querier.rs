@@ -31,11 +31,9 @@
 //! deleted by a delete-series request (a tombstone) are never returned, and
 //! a series whose samples in the range are all deleted is not selected.
 
-use std::sync::Arc;
-
 use std::collections::BTreeSet;
 
-use crate::chunkenc;
+use crate::chunkenc::{self, Encoding};
 use crate::db::{dir_size, Db};
 use crate::error::Result;
 use crate::head::series::HeadChunk;
@@ -43,7 +41,7 @@ use crate::index::{Presence, SpanTable};
 use crate::labels::Labels;
 use crate::matcher::Matcher;
 use crate::model::{Exemplar, Metadata, Sample};
-use crate::persist::{keys, PartitionState};
+use crate::persist::{keys, ChunkReader, PartitionState, StoredChunk};
 use crate::tombstone::Deleted;
 
 /// Read access to one tenant's data within `[mint, maxt]` (milliseconds,
@@ -62,7 +60,7 @@ pub struct SeriesSamples {
     /// The series' labels.
     pub labels: Labels,
     /// Encoded chunks, sorted by min time.
-    chunks: Vec<(i64, i64, Arc<[u8]>)>,
+    chunks: Vec<StoredChunk>,
     /// Out-of-order samples held by the head.
     loose: Vec<Sample>,
     /// Deleted ranges of the series.
@@ -75,10 +73,10 @@ impl SeriesSamples {
     /// The samples in time order, each timestamp once.
     pub fn samples(&self) -> Result<Vec<Sample>> {
         let (mint, maxt) = (self.mint, self.maxt);
-        let disjoint = self.loose.is_empty() && self.chunks.windows(2).all(|w| w[0].1 < w[1].0);
+        let disjoint = self.loose.is_empty() && self.chunks.windows(2).all(|w| w[0].max_t < w[1].min_t);
         let mut out = Vec::with_capacity(self.expected_samples());
-        for (_, _, bytes) in &self.chunks {
-            for s in chunkenc::XorIter::new(bytes)? {
+        for chunk in &self.chunks {
+            for s in chunkenc::XorIter::new(&chunk.bytes)? {
                 let s = s?;
                 if s.t > maxt {
                     break;
@@ -108,10 +106,10 @@ impl SeriesSamples {
         let in_chunks: usize = self
             .chunks
             .iter()
-            .map(|(cmint, cmaxt, bytes)| {
-                let Ok(it) = chunkenc::XorIter::new(bytes) else { return 0 };
-                let span = (cmaxt - cmint) as f64 + 1.0;
-                let inside = (cmaxt.min(&self.maxt) - cmint.max(&self.mint)) as f64 + 1.0;
+            .map(|chunk| {
+                let Ok(it) = chunkenc::XorIter::new(&chunk.bytes) else { return 0 };
+                let span = (chunk.max_t - chunk.min_t) as f64 + 1.0;
+                let inside = (chunk.max_t.min(self.maxt) - chunk.min_t.max(self.mint)) as f64 + 1.0;
                 (it.num_samples() as f64 * (inside / span).clamp(0.0, 1.0)).ceil() as usize
             })
             .sum();
@@ -235,9 +233,11 @@ impl Querier<'_> {
                 })
                 .collect()
         };
+        let (Some(first), Some(last)) = (located.first(), located.last()) else { return Ok(Vec::new()) };
+        let mut chunks = self.db.persist.chunk_reader(tenant, first.0..=last.0, mint, maxt);
         let mut out = Vec::new();
         for (id, labels, head, partitions) in located {
-            let s = self.series_samples(tenant, id, labels, head, &partitions)?;
+            let s = self.series_samples(&mut chunks, id, labels, head, &partitions)?;
             if s.has_samples()? {
                 out.push(s);
             }
@@ -355,27 +355,28 @@ impl Querier<'_> {
         }
     }
 
-    /// A series' data in the range: `head` (read first: a chunk flushed
-    /// meanwhile is then seen twice, and merged, never missed) and its
-    /// persisted chunks in the partitions starting at `partitions`.
+    /// A series' data in the range: `head` (read before `reader` opens a
+    /// partition: a chunk flushed meanwhile is then seen twice, and merged,
+    /// never missed) and its persisted chunks in the partitions starting at
+    /// `partitions`.
     fn series_samples(
         &self,
-        tenant: u32,
+        reader: &mut ChunkReader<'_>,
         id: u64,
         labels: Labels,
         (head_chunks, loose): HeadData,
         partitions: &[i64],
     ) -> Result<SeriesSamples> {
+        let mut chunks = Vec::with_capacity(head_chunks.len() + 1);
+        reader.read(id, partitions, &mut chunks)?;
+        chunks.extend(head_chunks.into_iter().map(|c| StoredChunk {
+            min_t: c.min_t,
+            max_t: c.max_t,
+            encoding: Encoding::Xor as u8,
+            bytes: c.bytes,
+        }));
+        chunks.sort_by_key(|c| c.min_t);
         let (mint, maxt) = (self.mint, self.maxt);
-        let mut chunks: Vec<(i64, i64, Arc<[u8]>)> = self
-            .db
-            .persist
-            .series_chunks_in(tenant, id, partitions, mint, maxt)?
-            .into_iter()
-            .map(|c| (c.min_t, c.max_t, c.bytes))
-            .collect();
-        chunks.extend(head_chunks.into_iter().map(|c| (c.min_t, c.max_t, c.bytes)));
-        chunks.sort_by_key(|c| c.0);
         Ok(SeriesSamples { labels, chunks, loose, deleted: self.db.persist.deleted(id), mint, maxt })
     }
 
@@ -384,10 +385,20 @@ impl Querier<'_> {
     /// deleted ranges remains. Chunks are read only for a tombstone or when
     /// the range lies strictly inside the series' span in a partition.
     fn has_data(&self, spans: &SpanTable, tenant: u32, id: u64) -> Result<bool> {
+        self.has_data_read_by(
+            &mut self.db.persist.chunk_reader(tenant, id..=id, self.mint, self.maxt),
+            spans,
+            tenant,
+            id,
+        )
+    }
+
+    /// [`Self::has_data`], reading any chunks through `reader`.
+    fn has_data_read_by(&self, reader: &mut ChunkReader<'_>, spans: &SpanTable, tenant: u32, id: u64) -> Result<bool> {
         let (mint, maxt) = (self.mint, self.maxt);
         if self.db.persist.deleted(id).overlaps(mint, maxt) {
             let partitions = spans.partitions_of(tenant, id, mint, maxt);
-            return self.series_samples(tenant, id, Labels::default(), self.head_data(id), &partitions)?.has_samples();
+            return self.series_samples(reader, id, Labels::default(), self.head_data(id), &partitions)?.has_samples();
         }
         if self.db.head.get_by_id(id).is_some_and(|s| s.state.lock().overlaps(mint, maxt)) {
             return Ok(true);
@@ -396,14 +407,19 @@ impl Querier<'_> {
             Presence::Present => Ok(true),
             Presence::Absent => Ok(false),
             Presence::Unsure(starts) => {
-                Ok(!self.db.persist.series_chunks_in(tenant, id, &starts, mint, maxt)?.is_empty())
+                let mut chunks = Vec::new();
+                reader.read(id, &starts, &mut chunks)?;
+                Ok(!chunks.is_empty())
             }
         }
     }
 
+    /// True when one of `ids` (ascending) holds data in the range.
     fn any_with_data(&self, spans: &SpanTable, tenant: u32, ids: &[u64]) -> Result<bool> {
+        let (Some(first), Some(last)) = (ids.first(), ids.last()) else { return Ok(false) };
+        let mut reader = self.db.persist.chunk_reader(tenant, *first..=*last, self.mint, self.maxt);
         for id in ids {
-            if self.has_data(spans, tenant, *id)? {
+            if self.has_data_read_by(&mut reader, spans, tenant, *id)? {
                 return Ok(true);
             }
         }
