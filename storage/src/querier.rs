@@ -31,14 +31,16 @@
 //! deleted by a delete-series request (a tombstone) are never returned, and
 //! a series whose samples in the range are all deleted is not selected.
 
+use std::cmp::Ordering;
 use std::collections::BTreeSet;
+use std::ops::Range;
 
 use crate::chunkenc::{self, Encoding};
 use crate::db::{dir_size, Db};
 use crate::error::Result;
 use crate::head::series::HeadChunk;
 use crate::index::{Presence, SpanTable};
-use crate::labels::Labels;
+use crate::labels::{Label, Labels};
 use crate::matcher::Matcher;
 use crate::model::{Exemplar, Metadata, Sample};
 use crate::persist::{keys, ChunkReader, PartitionState, StoredChunk};
@@ -217,33 +219,45 @@ impl Querier<'_> {
     pub fn select(&self, matchers: &[Matcher]) -> Result<Vec<SeriesSamples>> {
         let Some(tenant) = self.tenant else { return Ok(Vec::new()) };
         let (mint, maxt) = (self.mint, self.maxt);
-        // Under the index locks: labels, head data and the partitions to
-        // read. Chunks are read after the locks are released.
-        let located: Vec<(u64, Labels, HeadData, Vec<i64>)> = {
+        // Under the index locks: labels, head data, the partitions to read,
+        // and the label order of the series. Chunks are read after the locks
+        // are released, in id order (the order of their keys).
+        let (located, label_order) = {
             let index = self.db.persist.label_index().read();
             let Some(view) = index.tenant(tenant) else { return Ok(Vec::new()) };
             let spans = self.db.persist.chunk_spans().read();
-            view.select(matchers)
-                .into_iter()
-                .filter_map(|id| {
-                    let head = self.head_data(id);
-                    let partitions = spans.partitions_of(tenant, id, mint, maxt);
-                    let empty = head.0.is_empty() && head.1.is_empty() && partitions.is_empty();
-                    (!empty).then(|| (id, view.labels(id), head, partitions))
-                })
-                .collect()
+            let mut located: Vec<(u64, Labels, HeadData, Vec<i64>)> = Vec::new();
+            // Every located series' label pairs, borrowed from the index.
+            let mut pairs: Vec<(&str, &str)> = Vec::new();
+            let mut pair_ranges: Vec<Range<usize>> = Vec::new();
+            for id in view.select(matchers) {
+                let head = self.head_data(id);
+                let partitions = spans.partitions_of(tenant, id, mint, maxt);
+                if head.0.is_empty() && head.1.is_empty() && partitions.is_empty() {
+                    continue;
+                }
+                let first_pair = pairs.len();
+                pairs.extend(view.pairs(id));
+                let own = &pairs[first_pair..];
+                let labels = Labels::from_sorted(own.iter().map(|(name, value)| Label::new(*name, *value)).collect());
+                pair_ranges.push(first_pair..pairs.len());
+                located.push((id, labels, head, partitions));
+            }
+            let mut label_order: Vec<usize> = (0..located.len()).collect();
+            // Label sets are unique, so an unstable sort orders them fully.
+            label_order.sort_unstable_by(|&a, &b| {
+                cmp_interned_labels(&pairs[pair_ranges[a].clone()], &pairs[pair_ranges[b].clone()])
+            });
+            (located, label_order)
         };
         let (Some(first), Some(last)) = (located.first(), located.last()) else { return Ok(Vec::new()) };
         let mut chunks = self.db.persist.chunk_reader(tenant, first.0..=last.0, mint, maxt);
-        let mut out = Vec::new();
+        let mut selected = Vec::with_capacity(located.len());
         for (id, labels, head, partitions) in located {
             let s = self.series_samples(&mut chunks, id, labels, head, &partitions)?;
-            if s.has_samples()? {
-                out.push(s);
-            }
+            selected.push(s.has_samples()?.then_some(s));
         }
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(out)
+        Ok(label_order.into_iter().filter_map(|i| selected[i].take()).collect())
     }
 
     /// Label sets of the series matching all `matchers` with samples in the
@@ -429,3 +443,46 @@ impl Querier<'_> {
 
 /// A series' chunks and out-of-order samples in the head.
 type HeadData = (Vec<HeadChunk>, Vec<Sample>);
+
+/// Orders two series' label pairs as [`Labels`] orders them. The index
+/// interns label strings, so equal names and values are mostly the same
+/// string and need no byte comparison.
+fn cmp_interned_labels(a: &[(&str, &str)], b: &[(&str, &str)]) -> Ordering {
+    let cmp = |x: &str, y: &str| if std::ptr::eq(x, y) { Ordering::Equal } else { x.cmp(y) };
+    a.iter()
+        .zip(b)
+        .map(|((a_name, a_value), (b_name, b_value))| cmp(a_name, b_name).then_with(|| cmp(a_value, b_value)))
+        .find(|o| o.is_ne())
+        .unwrap_or_else(|| a.len().cmp(&b.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interned_label_order_is_the_order_of_labels() {
+        let sets = [
+            vec![("__name__", "up"), ("job", "a")],
+            vec![("__name__", "up"), ("job", "a"), ("zone", "eu")],
+            vec![("__name__", "up"), ("job", "b")],
+            vec![("__name__", "up"), ("jobs", "a")],
+            vec![("__name__", "upper"), ("job", "a")],
+            vec![("__name__", "up")],
+            vec![],
+        ];
+        // Copies of the same strings at other addresses, as if not interned.
+        let copies: Vec<Vec<(String, String)>> =
+            sets.iter().map(|s| s.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()).collect();
+        for (a, a_copy) in sets.iter().zip(&copies) {
+            for (b, b_copy) in sets.iter().zip(&copies) {
+                let want = Labels::from_pairs(a.iter().copied()).cmp(&Labels::from_pairs(b.iter().copied()));
+                let b_copy: Vec<(&str, &str)> = b_copy.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+                let a_copy: Vec<(&str, &str)> = a_copy.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+                assert_eq!(cmp_interned_labels(a, b), want, "{a:?} vs {b:?}");
+                assert_eq!(cmp_interned_labels(&a_copy, &b_copy), want, "{a:?} vs {b:?} (copies)");
+                assert_eq!(cmp_interned_labels(a, &b_copy), want, "{a:?} vs {b:?} (one copied)");
+            }
+        }
+    }
+}
