@@ -18,7 +18,10 @@
 //! tombstone in the range, or whose span in a partition strictly contains
 //! the range (the range may fall in a gap between its chunks there).
 //! `select` reads a series' chunks only in the partitions where its span
-//! overlaps the range.
+//! overlaps the range, through one RocksDB iterator per partition for all
+//! its series (`crate::persist::ChunkReader`), walking them in id order,
+//! the order of the chunk keys. It orders its answer by labels by comparing
+//! the index's interned label strings, before any labels are copied out.
 //!
 //! The index locks are held while the head is consulted and released
 //! before chunks are read for `select`; holding the spans lock across the
