@@ -20,8 +20,9 @@
 //! `select` reads a series' chunks only in the partitions where its span
 //! overlaps the range, through one RocksDB iterator per partition for all
 //! its series (`crate::persist::ChunkReader`), walking them in id order,
-//! the order of the chunk keys. It orders its answer by labels by comparing
-//! the index's interned label strings, before any labels are copied out.
+//! the order of the chunk keys. It orders its answer by labels comparing
+//! the index's interned label strings (equal strings are mostly the same
+//! string), not the label sets copied out for the answer.
 //!
 //! The index locks are held while the head is consulted and released
 //! before chunks are read for `select`; holding the spans lock across the
