@@ -3,9 +3,10 @@
 //!
 //! One function per module, each registering its own benchmark group
 //! (`chunkenc/...`, `head/...`, `ingest/...`, `index/...`, `metadata/...`,
-//! `relay/...`); add a module by writing its function and listing it in
-//! `criterion_group!` at the bottom. `index/...` builds a 100k-series data
-//! directory first, `metadata/...` a 20k-series one (a few seconds each).
+//! `select/...`, `relay/...`); add a module by writing its function and
+//! listing it in `criterion_group!` at the bottom. `index/...` builds a
+//! 100k-series data directory first, `metadata/...` and `select/...` a
+//! 20k-series one with two hours of samples (a few seconds each).
 //!
 //! Inputs are generated from fixed seeds so runs are comparable.
 
@@ -389,6 +390,74 @@ fn metadata(c: &mut Criterion) {
     g.finish();
 }
 
+/// Series in the `select` benchmarks' data directory (the size of the
+/// peer benchmark's default dataset).
+const SELECT_SERIES: usize = 20_000;
+/// Samples per series in the `select` benchmarks: two hours at 15 s.
+const SELECT_ROUNDS: usize = 480;
+/// Samples of a series per append in the `select` set-up.
+const SELECT_SAMPLES_PER_APPEND: usize = 60;
+
+/// `select/...` over a data directory of 20k cAdvisor-style series with two
+/// hours of samples at 15 s, flushed and compacted (120-sample chunks) as
+/// the admin flush leaves it, all in one partition: `select` plus
+/// `samples()` of every selected series, as the PromQL evaluator reads.
+/// `all_series_last_5m` is an instant query over every series (the shape of
+/// `count({__name__=~".+"})`), `one_metric_last_5m` the same over every
+/// fourth series, `one_metric_2h` a range query's read of every sample of
+/// those. Builds the directory first (several seconds).
+fn select(c: &mut Criterion) {
+    use rampart_storage::{AppendBatch, Db, FsyncPolicy, MatchKind, Matcher, Options};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut opts = Options::new(dir.path());
+    opts.wal_fsync = FsyncPolicy::Never;
+    opts.retention = std::time::Duration::ZERO;
+    let db = Db::open(opts).expect("open");
+    let mut rng = StdRng::seed_from_u64(SEED);
+    let labels: Vec<_> = (0..SELECT_SERIES).map(|i| container_labels(i, &mut rng)).collect();
+    let t0 = START_MS - START_MS % (24 * 3600 * 1000);
+    let end = t0 + (SELECT_ROUNDS as i64 - 1) * SCRAPE_INTERVAL_MS;
+    for first_round in (0..SELECT_ROUNDS).step_by(SELECT_SAMPLES_PER_APPEND) {
+        for batch_labels in labels.chunks(BATCH_SERIES) {
+            let mut batch = AppendBatch::new();
+            for l in batch_labels {
+                let samples: Vec<Sample> = (first_round..first_round + SELECT_SAMPLES_PER_APPEND)
+                    .map(|round| {
+                        Sample::new(t0 + round as i64 * SCRAPE_INTERVAL_MS, rng.gen_range(0.0f64..1e6).round())
+                    })
+                    .collect();
+                batch.push(l.iter().map(|(n, v)| (*n, v.as_str())), &samples, []);
+            }
+            let now = t0 + (first_round + SELECT_SAMPLES_PER_APPEND - 1) as i64 * SCRAPE_INTERVAL_MS;
+            let appended = db.append("default", &batch, now).expect("append");
+            assert_eq!(appended.appended as usize, batch_labels.len() * SELECT_SAMPLES_PER_APPEND, "{appended:?}");
+        }
+    }
+    db.flush_head(true).expect("flush");
+    db.compact(end, true).expect("compact");
+    let all = [Matcher::new(MatchKind::Regex, "__name__", ".+").expect("regex")];
+    let one_metric = [Matcher::equal("__name__", "container_cpu_usage_seconds_total")];
+    let last_5m = (end - 5 * 60 * 1000 + 1, end);
+    let cases = [
+        ("all_series_last_5m", &all[..], last_5m, SELECT_SERIES),
+        ("one_metric_last_5m", &one_metric[..], last_5m, SELECT_SERIES / 4),
+        ("one_metric_2h", &one_metric[..], (t0, end), SELECT_SERIES / 4),
+    ];
+    let mut g = c.benchmark_group("select");
+    g.sample_size(20);
+    for (name, matchers, (mint, maxt), series) in cases {
+        assert_eq!(db.querier("default", mint, maxt).select(matchers).expect("select").len(), series, "{name}");
+        g.throughput(Throughput::Elements(series as u64));
+        g.bench_function(format!("{name}/{SELECT_SERIES}_series"), |b| {
+            b.iter(|| {
+                let selected = db.querier("default", mint, maxt).select(black_box(matchers)).expect("select");
+                selected.iter().map(|s| s.samples().expect("samples").len()).sum::<usize>()
+            })
+        });
+    }
+    g.finish();
+}
+
 /// `relay/...`: the relay's receive path for one [`container_request`], up
 /// to the queue records it appends (the queue's disk write and the HTTP
 /// layer aside), step by step as `relay::receive` runs them:
@@ -451,5 +520,5 @@ fn relay(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, chunkenc, head, ingest, index, metadata, relay);
+criterion_group!(benches, chunkenc, head, ingest, index, metadata, select, relay);
 criterion_main!(benches);

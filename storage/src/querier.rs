@@ -20,7 +20,11 @@
 //! range may fall in that gap). Regular scrapes leave gaps of one scrape
 //! interval, so dashboards' ranges are decided without chunk reads.
 //! `select` reads a series' chunks only in the partitions where its span
-//! overlaps the range.
+//! overlaps the range, through one RocksDB iterator per partition for all
+//! its series (`crate::persist::ChunkReader`), walking them in id order,
+//! the order of the chunk keys. It orders its answer by labels comparing
+//! the index's interned label strings (equal strings are mostly the same
+//! string), not the label sets copied out for the answer.
 //!
 //! The index locks are held while the head is consulted and released
 //! before chunks are read for `select`; holding the spans lock across the
@@ -33,19 +37,19 @@
 //! deleted by a delete-series request (a tombstone) are never returned, and
 //! a series whose samples in the range are all deleted is not selected.
 
-use std::sync::Arc;
-
+use std::cmp::Ordering;
 use std::collections::BTreeSet;
+use std::ops::Range;
 
-use crate::chunkenc;
+use crate::chunkenc::{self, Encoding};
 use crate::db::{dir_size, Db};
 use crate::error::Result;
 use crate::head::series::HeadChunk;
 use crate::index::{Presence, SpanTable};
-use crate::labels::Labels;
+use crate::labels::{Label, Labels};
 use crate::matcher::Matcher;
 use crate::model::{Exemplar, Metadata, Sample};
-use crate::persist::{keys, PartitionState};
+use crate::persist::{keys, ChunkReader, PartitionState, StoredChunk};
 use crate::tombstone::Deleted;
 
 /// Read access to one tenant's data within `[mint, maxt]` (milliseconds,
@@ -64,7 +68,7 @@ pub struct SeriesSamples {
     /// The series' labels.
     pub labels: Labels,
     /// Encoded chunks, sorted by min time.
-    chunks: Vec<(i64, i64, Arc<[u8]>)>,
+    chunks: Vec<StoredChunk>,
     /// Out-of-order samples held by the head.
     loose: Vec<Sample>,
     /// Deleted ranges of the series.
@@ -77,10 +81,10 @@ impl SeriesSamples {
     /// The samples in time order, each timestamp once.
     pub fn samples(&self) -> Result<Vec<Sample>> {
         let (mint, maxt) = (self.mint, self.maxt);
-        let disjoint = self.loose.is_empty() && self.chunks.windows(2).all(|w| w[0].1 < w[1].0);
+        let disjoint = self.loose.is_empty() && self.chunks.windows(2).all(|w| w[0].max_t < w[1].min_t);
         let mut out = Vec::with_capacity(self.expected_samples());
-        for (_, _, bytes) in &self.chunks {
-            for s in chunkenc::XorIter::new(bytes)? {
+        for chunk in &self.chunks {
+            for s in chunkenc::XorIter::new(&chunk.bytes)? {
                 let s = s?;
                 if s.t > maxt {
                     break;
@@ -110,10 +114,10 @@ impl SeriesSamples {
         let in_chunks: usize = self
             .chunks
             .iter()
-            .map(|(cmint, cmaxt, bytes)| {
-                let Ok(it) = chunkenc::XorIter::new(bytes) else { return 0 };
-                let span = (cmaxt - cmint) as f64 + 1.0;
-                let inside = (cmaxt.min(&self.maxt) - cmint.max(&self.mint)) as f64 + 1.0;
+            .map(|chunk| {
+                let Ok(it) = chunkenc::XorIter::new(&chunk.bytes) else { return 0 };
+                let span = (chunk.max_t - chunk.min_t) as f64 + 1.0;
+                let inside = (chunk.max_t.min(self.maxt) - chunk.min_t.max(self.mint)) as f64 + 1.0;
                 (it.num_samples() as f64 * (inside / span).clamp(0.0, 1.0)).ceil() as usize
             })
             .sum();
@@ -221,31 +225,45 @@ impl Querier<'_> {
     pub fn select(&self, matchers: &[Matcher]) -> Result<Vec<SeriesSamples>> {
         let Some(tenant) = self.tenant else { return Ok(Vec::new()) };
         let (mint, maxt) = (self.mint, self.maxt);
-        // Under the index locks: labels, head data and the partitions to
-        // read. Chunks are read after the locks are released.
-        let located: Vec<(u64, Labels, HeadData, Vec<i64>)> = {
+        // Under the index locks: labels, head data, the partitions to read,
+        // and the label order of the series. Chunks are read after the locks
+        // are released, in id order (the order of their keys).
+        let (located, label_order) = {
             let index = self.db.persist.label_index().read();
             let Some(view) = index.tenant(tenant) else { return Ok(Vec::new()) };
             let spans = self.db.persist.chunk_spans().read();
-            view.select(matchers)
-                .into_iter()
-                .filter_map(|id| {
-                    let head = self.head_data(id);
-                    let partitions = spans.partitions_of(tenant, id, mint, maxt);
-                    let empty = head.0.is_empty() && head.1.is_empty() && partitions.is_empty();
-                    (!empty).then(|| (id, view.labels(id), head, partitions))
-                })
-                .collect()
-        };
-        let mut out = Vec::new();
-        for (id, labels, head, partitions) in located {
-            let s = self.series_samples(tenant, id, labels, head, &partitions)?;
-            if s.has_samples()? {
-                out.push(s);
+            let mut located: Vec<(u64, Labels, HeadData, Vec<i64>)> = Vec::new();
+            // Every located series' label pairs, borrowed from the index.
+            let mut pairs: Vec<(&str, &str)> = Vec::new();
+            let mut pair_ranges: Vec<Range<usize>> = Vec::new();
+            for id in view.select(matchers) {
+                let head = self.head_data(id);
+                let partitions = spans.partitions_of(tenant, id, mint, maxt);
+                if head.0.is_empty() && head.1.is_empty() && partitions.is_empty() {
+                    continue;
+                }
+                let first_pair = pairs.len();
+                pairs.extend(view.pairs(id));
+                let own = &pairs[first_pair..];
+                let labels = Labels::from_sorted(own.iter().map(|(name, value)| Label::new(*name, *value)).collect());
+                pair_ranges.push(first_pair..pairs.len());
+                located.push((id, labels, head, partitions));
             }
+            let mut label_order: Vec<usize> = (0..located.len()).collect();
+            // Label sets are unique, so an unstable sort orders them fully.
+            label_order.sort_unstable_by(|&a, &b| {
+                cmp_interned_labels(&pairs[pair_ranges[a].clone()], &pairs[pair_ranges[b].clone()])
+            });
+            (located, label_order)
+        };
+        let (Some(first), Some(last)) = (located.first(), located.last()) else { return Ok(Vec::new()) };
+        let mut chunks = self.db.persist.chunk_reader(tenant, first.0..=last.0, mint, maxt);
+        let mut selected = Vec::with_capacity(located.len());
+        for (id, labels, head, partitions) in located {
+            let s = self.series_samples(&mut chunks, id, labels, head, &partitions)?;
+            selected.push(s.has_samples()?.then_some(s));
         }
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(out)
+        Ok(label_order.into_iter().filter_map(|i| selected[i].take()).collect())
     }
 
     /// Label sets of the series matching all `matchers` with samples in the
@@ -357,27 +375,28 @@ impl Querier<'_> {
         }
     }
 
-    /// A series' data in the range: `head` (read first: a chunk flushed
-    /// meanwhile is then seen twice, and merged, never missed) and its
-    /// persisted chunks in the partitions starting at `partitions`.
+    /// A series' data in the range: `head` (read before `reader` opens a
+    /// partition: a chunk flushed meanwhile is then seen twice, and merged,
+    /// never missed) and its persisted chunks in the partitions starting at
+    /// `partitions`.
     fn series_samples(
         &self,
-        tenant: u32,
+        reader: &mut ChunkReader<'_>,
         id: u64,
         labels: Labels,
         (head_chunks, loose): HeadData,
         partitions: &[i64],
     ) -> Result<SeriesSamples> {
+        let mut chunks = Vec::with_capacity(head_chunks.len() + 1);
+        reader.read(id, partitions, &mut chunks)?;
+        chunks.extend(head_chunks.into_iter().map(|c| StoredChunk {
+            min_t: c.min_t,
+            max_t: c.max_t,
+            encoding: Encoding::Xor as u8,
+            bytes: c.bytes,
+        }));
+        chunks.sort_by_key(|c| c.min_t);
         let (mint, maxt) = (self.mint, self.maxt);
-        let mut chunks: Vec<(i64, i64, Arc<[u8]>)> = self
-            .db
-            .persist
-            .series_chunks_in(tenant, id, partitions, mint, maxt)?
-            .into_iter()
-            .map(|c| (c.min_t, c.max_t, c.bytes))
-            .collect();
-        chunks.extend(head_chunks.into_iter().map(|c| (c.min_t, c.max_t, c.bytes)));
-        chunks.sort_by_key(|c| c.0);
         Ok(SeriesSamples { labels, chunks, loose, deleted: self.db.persist.deleted(id), mint, maxt })
     }
 
@@ -387,10 +406,20 @@ impl Querier<'_> {
     /// the range may fall in a gap between the series' chunks
     /// ([`Presence::Unsure`]).
     fn has_data(&self, spans: &SpanTable, tenant: u32, id: u64) -> Result<bool> {
+        self.has_data_read_by(
+            &mut self.db.persist.chunk_reader(tenant, id..=id, self.mint, self.maxt),
+            spans,
+            tenant,
+            id,
+        )
+    }
+
+    /// [`Self::has_data`], reading any chunks through `reader`.
+    fn has_data_read_by(&self, reader: &mut ChunkReader<'_>, spans: &SpanTable, tenant: u32, id: u64) -> Result<bool> {
         let (mint, maxt) = (self.mint, self.maxt);
         if self.db.persist.deleted(id).overlaps(mint, maxt) {
             let partitions = spans.partitions_of(tenant, id, mint, maxt);
-            return self.series_samples(tenant, id, Labels::default(), self.head_data(id), &partitions)?.has_samples();
+            return self.series_samples(reader, id, Labels::default(), self.head_data(id), &partitions)?.has_samples();
         }
         if self.db.head.get_by_id(id).is_some_and(|s| s.state.lock().overlaps(mint, maxt)) {
             return Ok(true);
@@ -399,14 +428,19 @@ impl Querier<'_> {
             Presence::Present => Ok(true),
             Presence::Absent => Ok(false),
             Presence::Unsure(starts) => {
-                Ok(!self.db.persist.series_chunks_in(tenant, id, &starts, mint, maxt)?.is_empty())
+                let mut chunks = Vec::new();
+                reader.read(id, &starts, &mut chunks)?;
+                Ok(!chunks.is_empty())
             }
         }
     }
 
+    /// True when one of `ids` (ascending) holds data in the range.
     fn any_with_data(&self, spans: &SpanTable, tenant: u32, ids: &[u64]) -> Result<bool> {
+        let (Some(first), Some(last)) = (ids.first(), ids.last()) else { return Ok(false) };
+        let mut reader = self.db.persist.chunk_reader(tenant, *first..=*last, self.mint, self.maxt);
         for id in ids {
-            if self.has_data(spans, tenant, *id)? {
+            if self.has_data_read_by(&mut reader, spans, tenant, *id)? {
                 return Ok(true);
             }
         }
@@ -416,3 +450,46 @@ impl Querier<'_> {
 
 /// A series' chunks and out-of-order samples in the head.
 type HeadData = (Vec<HeadChunk>, Vec<Sample>);
+
+/// Orders two series' label pairs as [`Labels`] orders them. The index
+/// interns label strings, so equal names and values are mostly the same
+/// string and need no byte comparison.
+fn cmp_interned_labels(a: &[(&str, &str)], b: &[(&str, &str)]) -> Ordering {
+    let cmp = |x: &str, y: &str| if std::ptr::eq(x, y) { Ordering::Equal } else { x.cmp(y) };
+    a.iter()
+        .zip(b)
+        .map(|((a_name, a_value), (b_name, b_value))| cmp(a_name, b_name).then_with(|| cmp(a_value, b_value)))
+        .find(|o| o.is_ne())
+        .unwrap_or_else(|| a.len().cmp(&b.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interned_label_order_is_the_order_of_labels() {
+        let sets = [
+            vec![("__name__", "up"), ("job", "a")],
+            vec![("__name__", "up"), ("job", "a"), ("zone", "eu")],
+            vec![("__name__", "up"), ("job", "b")],
+            vec![("__name__", "up"), ("jobs", "a")],
+            vec![("__name__", "upper"), ("job", "a")],
+            vec![("__name__", "up")],
+            vec![],
+        ];
+        // Copies of the same strings at other addresses, as if not interned.
+        let copies: Vec<Vec<(String, String)>> =
+            sets.iter().map(|s| s.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()).collect();
+        for (a, a_copy) in sets.iter().zip(&copies) {
+            for (b, b_copy) in sets.iter().zip(&copies) {
+                let want = Labels::from_pairs(a.iter().copied()).cmp(&Labels::from_pairs(b.iter().copied()));
+                let b_copy: Vec<(&str, &str)> = b_copy.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+                let a_copy: Vec<(&str, &str)> = a_copy.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+                assert_eq!(cmp_interned_labels(a, b), want, "{a:?} vs {b:?}");
+                assert_eq!(cmp_interned_labels(&a_copy, &b_copy), want, "{a:?} vs {b:?} (copies)");
+                assert_eq!(cmp_interned_labels(a, &b_copy), want, "{a:?} vs {b:?} (one copied)");
+            }
+        }
+    }
+}

@@ -267,3 +267,47 @@ fn a_range_in_a_gap_between_chunks_of_one_partition_holds_no_data() {
     assert_eq!(label_answers(&db, "default", 30 * minute, HOUR), absent, "compacted");
     assert_eq!(read(&db, "default", 0, HOUR)[0].1.len(), 5);
 }
+
+#[test]
+fn select_returns_series_in_label_order_with_every_sample_from_chunks_and_head() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = Db::open(options(dir.path())).expect("open");
+    // Created (so numbered) in an order unlike their label order, with a
+    // label set that is a prefix of another and one series with no sample
+    // in the range between those that have.
+    let created = [
+        Labels::from_pairs([("__name__", "up"), ("job", "z")]),
+        Labels::from_pairs([("__name__", "up"), ("job", "a"), ("zone", "eu")]),
+        Labels::from_pairs([("__name__", "old"), ("job", "a")]),
+        Labels::from_pairs([("__name__", "up"), ("job", "a")]),
+        Labels::from_pairs([("__name__", "up"), ("job", "m")]),
+        Labels::from_pairs([("__name__", "down"), ("job", "b")]),
+    ];
+    let samples = |first: i64, n: i64, of: usize| -> Vec<Sample> {
+        (first..first + n).map(|i| Sample::new(i * 60_000, (of * 1000) as f64 + i as f64)).collect()
+    };
+    for (i, labels) in created.iter().enumerate() {
+        let (first, n) = if labels.get("__name__") == Some("old") { (0, 10) } else { (0, 150) };
+        append(&db, "default", labels, &samples(first, n, i));
+    }
+    // Chunks in two partitions on disk, then more samples in the head.
+    db.flush_head(true).expect("flush");
+    for (i, labels) in created.iter().enumerate().filter(|(_, l)| l.get("__name__") != Some("old")) {
+        append(&db, "default", labels, &samples(150, 30, i));
+    }
+    let (mint, maxt) = (50 * 60_000, 170 * 60_000);
+    let got = read(&db, "default", mint, maxt);
+    let mut want: Vec<(Labels, Vec<(i64, u64)>)> = created
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.get("__name__") != Some("old"))
+        .map(|(i, l)| (l.clone(), samples(50, 121, i).iter().map(|s| (s.t, s.v.to_bits())).collect()))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    let up_only = db.querier("default", mint, maxt).select(&[Matcher::equal("__name__", "up")]).expect("select");
+    let up_labels: Vec<Labels> = up_only.iter().map(|s| s.labels.clone()).collect();
+    let want_up: Vec<Labels> =
+        want.iter().map(|(l, _)| l.clone()).filter(|l| l.get("__name__") == Some("up")).collect();
+    assert_eq!(up_labels, want_up);
+}

@@ -34,13 +34,14 @@
 pub mod keys;
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use rocksdb::{
-    BlockBasedOptions, BoundColumnFamily, ColumnFamilyDescriptor, DBCompressionType, DBWithThreadMode, IteratorMode,
-    MultiThreaded, ReadOptions, WriteBatch, WriteOptions,
+    BlockBasedOptions, BoundColumnFamily, ColumnFamilyDescriptor, DBCompressionType, DBRawIteratorWithThreadMode,
+    DBWithThreadMode, IteratorMode, MultiThreaded, ReadOptions, WriteBatch, WriteOptions,
 };
 
 use crate::error::{Error, Result};
@@ -149,6 +150,107 @@ pub struct StoredChunk {
     pub encoding: u8,
     /// Encoded chunk.
     pub bytes: Arc<[u8]>,
+}
+
+/// Reads chunks of many series of one tenant for one read (a query): one
+/// [`PartitionCursor`] per partition, opened on first use and reused for
+/// every series read there. A chunk written after a partition's cursor
+/// opened is not seen by it, so a reader is made after the head was read
+/// and dropped at the end of the read.
+pub(crate) struct ChunkReader<'a> {
+    persist: &'a Persist,
+    tenant: u32,
+    series: RangeInclusive<u64>,
+    mint: i64,
+    maxt: i64,
+    /// Cursors by partition start; `None` for a partition that is gone.
+    cursors: BTreeMap<i64, Option<PartitionCursor<'a>>>,
+}
+
+impl ChunkReader<'_> {
+    /// Appends the chunks of `series` in the partitions starting at
+    /// `starts` (ascending) to `out`, in partition and then min-time order.
+    /// Reading series in ascending id order is fastest.
+    pub(crate) fn read(&mut self, series: u64, starts: &[i64], out: &mut Vec<StoredChunk>) -> Result<()> {
+        debug_assert!(self.series.contains(&series), "series {series} outside the reader's {:?}", self.series);
+        let Self { persist, tenant, series: range, mint, maxt, cursors } = self;
+        for &start in starts {
+            let cursor =
+                cursors.entry(start).or_insert_with(|| persist.partition_cursor(start, *tenant, range, *mint, *maxt));
+            if let Some(cursor) = cursor {
+                cursor.read(series, out)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One RocksDB iterator over a partition's chunks of a range of one
+/// tenant's series.
+///
+/// Chunk keys are `tenant | series | min_t`, so a pass over series in
+/// ascending id order only moves the iterator forward: a series whose
+/// chunks follow closely after those of the series read before is reached
+/// with `next`, without a seek, and every read reuses the data blocks the
+/// iterator holds. Any other order works too, by seeking.
+struct PartitionCursor<'a> {
+    it: DBRawIteratorWithThreadMode<'a, Rocks>,
+    tenant: u32,
+    mint: i64,
+    maxt: i64,
+    /// The series read last: the iterator has passed over no key of a
+    /// later series, so the next series' chunks lie ahead of it.
+    last_read: Option<u64>,
+}
+
+impl PartitionCursor<'_> {
+    /// Keys passed over with `next` before a read seeks instead: a few keys
+    /// are cheaper to step over than a seek.
+    const MAX_SKIPPED_KEYS: usize = 4;
+
+    /// Appends the chunks of `series` that overlap the range to `out`, in
+    /// min-time order.
+    fn read(&mut self, series: u64, out: &mut Vec<StoredChunk>) -> Result<()> {
+        self.position_at(series)?;
+        self.last_read = Some(series);
+        while let Some((k, v)) = self.it.item() {
+            let (tenant, key_series, min_t) = keys::parse_chunk_key(k)?;
+            if (tenant, key_series) != (self.tenant, series) || min_t > self.maxt {
+                break;
+            }
+            // A chunk that ends before the range is passed over on its
+            // header alone: a read of the last minutes of a partition
+            // would otherwise checksum every earlier chunk of the
+            // series. (RocksDB's block checksums still cover it.)
+            if keys::chunk_value_max_t(v).is_none_or(|max_t| max_t >= self.mint) {
+                let cv = keys::decode_chunk_value(k, v)?;
+                if cv.max_t >= self.mint {
+                    out.push(StoredChunk { min_t, max_t: cv.max_t, encoding: cv.encoding, bytes: cv.chunk.into() });
+                }
+            }
+            self.it.next();
+        }
+        self.it.status().map_err(Error::rocks("read chunks"))
+    }
+
+    /// Moves the iterator to the first key at or after `series`' first
+    /// chunk: forward from the series read last when it is just behind,
+    /// by a seek otherwise.
+    fn position_at(&mut self, series: u64) -> Result<()> {
+        let prefix = keys::series_prefix(self.tenant, series);
+        if self.last_read.is_some_and(|last| last < series) {
+            for _ in 0..Self::MAX_SKIPPED_KEYS {
+                match self.it.key() {
+                    None => return Ok(()),
+                    Some(k) if k >= prefix.as_slice() => return Ok(()),
+                    Some(_) => self.it.next(),
+                }
+            }
+            self.it.status().map_err(Error::rocks("read chunks"))?;
+        }
+        self.it.seek(prefix);
+        Ok(())
+    }
 }
 
 /// The RocksDB side of the engine.
@@ -674,45 +776,40 @@ impl Persist {
     pub fn series_chunks(&self, tenant: u32, series: u64, mint: i64, maxt: i64) -> Result<Vec<StoredChunk>> {
         let starts: Vec<i64> =
             self.partitions.read().values().filter(|p| p.end > mint && p.start <= maxt).map(|p| p.start).collect();
-        self.series_chunks_in(tenant, series, &starts, mint, maxt)
+        let mut out = Vec::new();
+        self.chunk_reader(tenant, series..=series, mint, maxt).read(series, &starts, &mut out)?;
+        Ok(out)
     }
 
-    /// Like [`Persist::series_chunks`], reading only the partitions that
-    /// start at `starts` (ascending).
-    pub(crate) fn series_chunks_in(
+    /// A reader of the chunks overlapping `[mint, maxt]` of `tenant`'s
+    /// series with ids in `series`, for one read.
+    pub(crate) fn chunk_reader(
         &self,
         tenant: u32,
-        series: u64,
-        starts: &[i64],
+        series: RangeInclusive<u64>,
         mint: i64,
         maxt: i64,
-    ) -> Result<Vec<StoredChunk>> {
-        let mut out = Vec::new();
-        let prefix = keys::series_prefix(tenant, series);
-        for &start in starts {
-            let Some(cf) = self.partition_cf(start) else { continue };
-            let mut it = self.db.raw_iterator_cf_opt(&cf, bounded(&prefix));
-            it.seek(prefix);
-            while let (Some(k), Some(v)) = (it.key(), it.value()) {
-                let (_, _, min_t) = keys::parse_chunk_key(k)?;
-                if min_t > maxt {
-                    break;
-                }
-                // A chunk that ends before the range is passed over on its
-                // header alone: a read of the last minutes of a partition
-                // would otherwise checksum every earlier chunk of the
-                // series. (RocksDB's block checksums still cover it.)
-                if keys::chunk_value_max_t(v).is_none_or(|max_t| max_t >= mint) {
-                    let cv = keys::decode_chunk_value(k, v)?;
-                    if cv.max_t >= mint {
-                        out.push(StoredChunk { min_t, max_t: cv.max_t, encoding: cv.encoding, bytes: cv.chunk.into() });
-                    }
-                }
-                it.next();
-            }
-            it.status().map_err(Error::rocks("read chunks"))?;
+    ) -> ChunkReader<'_> {
+        ChunkReader { persist: self, tenant, series, mint, maxt, cursors: BTreeMap::new() }
+    }
+
+    /// A cursor over partition `start`'s chunks (`None` when the partition
+    /// does not exist); see [`PartitionCursor`].
+    fn partition_cursor(
+        &self,
+        start: i64,
+        tenant: u32,
+        series: &RangeInclusive<u64>,
+        mint: i64,
+        maxt: i64,
+    ) -> Option<PartitionCursor<'_>> {
+        let cf = self.partition_cf(start)?;
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_lower_bound(keys::series_prefix(tenant, *series.start()));
+        if let Some(end) = keys::prefix_end(&keys::series_prefix(tenant, *series.end())) {
+            ro.set_iterate_upper_bound(end);
         }
-        Ok(out)
+        Some(PartitionCursor { it: self.db.raw_iterator_cf_opt(&cf, ro), tenant, mint, maxt, last_read: None })
     }
 
     /// The newest persisted sample time of a series, if any.
