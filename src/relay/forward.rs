@@ -270,8 +270,9 @@ pub fn store_client(store: &UpstreamConfig) -> anyhow::Result<reqwest::Client> {
 }
 
 /// Starts the dispatcher thread and the senders (`shards` for the shard
-/// lanes, as many for the whole lane), which send with `client` (see
-/// [`store_client`]); returns the tracker.
+/// lanes, as many for the whole lane) on the forwarding thread, which send
+/// with `client` (see [`store_client`]; used by nothing else, as its
+/// connections belong to that thread's runtime); returns the tracker.
 pub fn start(
     queue: Arc<Queue>,
     from: Position,
@@ -284,7 +285,12 @@ pub fn start(
     let settings = Arc::new(settings);
     let shards = settings.shards;
     let lanes = (0..shards).map(|s| Lane::Shard(u8::try_from(s).unwrap_or(u8::MAX)));
+    // The senders run on a thread of their own, so that the operating
+    // system shares the CPU between them and the receive path rather than
+    // queueing them behind the server's connection tasks.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut senders = Vec::with_capacity(2 * shards);
+    let mut running = tokio::task::JoinSet::new();
     for lane in lanes.chain(std::iter::repeat_n(Lane::Whole, shards)) {
         let (tx, rx) = mpsc::channel(SHARD_CAPACITY);
         senders.push(tx);
@@ -295,8 +301,11 @@ pub fn start(
             metrics: metrics.clone(),
             acks: acks.clone(),
         };
-        tokio::spawn(sender.run(rx));
+        running.spawn_on(sender.run(rx), runtime.handle());
     }
+    std::thread::Builder::new()
+        .name("relay-forward".into())
+        .spawn(move || runtime.block_on(async move { while running.join_next().await.is_some() {} }))?;
     std::thread::Builder::new()
         .name("relay-dispatch".into())
         .spawn(move || dispatch(&queue, from, senders.split_at(shards), &acks))?;

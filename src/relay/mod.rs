@@ -170,8 +170,9 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()> + Send 
         min_backoff: config.forward.min_backoff,
         max_backoff: config.forward.max_backoff,
     };
-    let tracker = forward::start(queue.clone(), cursor, store_client.clone(), settings, metrics.clone())
-        .context("starting forwarding")?;
+    let tracker =
+        forward::start(queue.clone(), cursor, forward::store_client(&config.store)?, settings, metrics.clone())
+            .context("starting forwarding")?;
     let lease: Option<Box<dyn ha::Lease>> = if config.ha.store_lease {
         Some(Box::new(lease::StoreLease::new(
             store_client,
