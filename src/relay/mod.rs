@@ -5,9 +5,9 @@
 //! [`auth`] (credentials → tenant, via `crate::auth`'s access layer) → `ingest` decode and validate (shared
 //! with the store) → [`ha`] (elected replica per cluster, per series) →
 //! [`relabel`] (per tenant) → [`limits`] (rate, active series) → [`shard`]
-//! (one record per forwarding shard; series nothing rewrites are passed on
-//! as sent) → [`queue`] (durable, fsynced) → 2xx; then [`forward`] sends the
-//! queue to the store with retries. [`overrides`] holds each tenant's settings, [`metrics`] and
+//! (a write nothing rewrites is one record of its body as sent, others one
+//! record per forwarding shard) → [`queue`] (durable, fsynced) → 2xx; then
+//! [`forward`] sends the queue to the store with retries. [`overrides`] holds each tenant's settings, [`metrics`] and
 //! [`status`] make it observable, [`lease`] is the store-held HA election;
 //! `crate::tls` serves HTTPS with optional client certificates.
 //!
