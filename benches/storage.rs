@@ -462,7 +462,8 @@ fn select(c: &mut Criterion) {
 /// to the queue records it appends (the queue's disk write and the HTTP
 /// layer aside), step by step as `relay::receive` runs them:
 /// `untouched` is a tenant without HA, relabeling or series limit, whose
-/// series are passed on as sent (decode → validate → shard → compress);
+/// request is queued whole as sent (decode → validate → series keys → one
+/// record of the body, no compression);
 /// `ha_relabel` is a tenant with HA deduplication (cluster `cluster`,
 /// replica `prometheus`) and one relabel step, whose series are rebuilt
 /// (decode → validate → owned series → HA → relabel → shard → encode →
@@ -495,10 +496,7 @@ fn relay(c: &mut Criterion) {
             ingest::decode(black_box(&body), &limits, &mut view).expect("decode");
             ingest::validate(&view, &limits, now, &mut validated);
             shards.reset(SHARDS);
-            for series in view.series() {
-                shards.push_encoded(series).expect("the parser keeps encodings");
-            }
-            shards.records("default").len()
+            shards.whole_record("default", validated.accepted_samples(), view.series(), &body).len()
         })
     });
     g.bench_function(format!("ha_relabel/{BATCH_SERIES}_series"), |b| {

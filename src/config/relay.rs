@@ -178,8 +178,9 @@ impl Default for QueueConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ForwardConfig {
-    /// Parallel senders; each series always goes through the same one, so
-    /// its samples reach the store in order.
+    /// Parallel senders per lane kind (series-hashed shards, and as many
+    /// for requests passed on whole); a series' samples reach the store in
+    /// order either way.
     pub shards: usize,
     /// Most samples in one request to the store.
     pub max_samples_per_send: usize,

@@ -19,9 +19,6 @@
 //!   when it was recorded; `text[..len]` does not change while spans exist.
 //! - Series `i` owns the ranges of `labels`, `samples` and `exemplars` its
 //!   [`SeriesSpan`] names; exemplar `j` owns its range of `exemplar_labels`.
-//!   A series the parser read also names its whole encoded `TimeSeries`
-//!   within `text[..len]`, which prost decodes to exactly its labels,
-//!   samples and exemplars.
 //! - The buffer holds at most `u32::MAX` bytes (the decoder caps bodies at
 //!   that size), so `u32` offsets address it.
 
@@ -82,9 +79,6 @@ struct LabelSpan {
 
 #[derive(Clone, Copy, Debug)]
 struct SeriesSpan {
-    /// The `TimeSeries` message as sent, when the parser read it (not when
-    /// prost did).
-    encoded: Option<Span>,
     labels: Span,
     samples: Span,
     exemplars: Span,
@@ -196,7 +190,6 @@ impl WriteView {
                 self.exemplars.push(ExemplarSpan { labels, value: e.value, timestamp: e.timestamp });
             }
             self.series.push(SeriesSpan {
-                encoded: None,
                 labels,
                 samples: Span::new(samples..self.samples.len()),
                 exemplars: Span::new(exemplars..self.exemplars.len()),
@@ -265,14 +258,6 @@ impl<'a> SeriesView<'a> {
     pub fn histograms(&self) -> usize {
         self.span.histograms as usize
     }
-
-    /// The series' `TimeSeries` message exactly as the request encoded it
-    /// (without its field key and length), so that a relay can pass it on
-    /// without encoding it again; `None` when the request was decoded by
-    /// prost (see the module doc), which keeps no encoding.
-    pub fn encoded(&self) -> Option<&'a [u8]> {
-        self.span.encoded.map(|span| &self.view.body()[span.range()])
-    }
 }
 
 impl<'a> LabelsView<'a> {
@@ -333,7 +318,6 @@ impl Parts<'_> {
     /// repeated Exemplar exemplars = 3; repeated Histogram histograms = 4;`
     /// (histograms declined).
     fn time_series(&mut self, r: &mut Reader<'_>) -> Option<()> {
-        let encoded = Span::new(r.pos..r.buf.len());
         let (labels, samples, exemplars) = (self.labels.len(), self.samples.len(), self.exemplars.len());
         while r.has_more() {
             match r.key()? {
@@ -354,7 +338,6 @@ impl Parts<'_> {
             }
         }
         self.series.push(SeriesSpan {
-            encoded: Some(encoded),
             labels: Span::new(labels..self.labels.len()),
             samples: Span::new(samples..self.samples.len()),
             exemplars: Span::new(exemplars..self.exemplars.len()),
@@ -769,11 +752,6 @@ mod tests {
                 Some(got) => {
                     prop_assert_eq!(got, content(by_prost.clone()));
                     prop_assert_eq!(view.series().len(), by_prost.timeseries.len());
-                    for (series, want) in view.series().zip(&by_prost.timeseries) {
-                        let encoded = series.encoded().expect("the parser keeps each series' encoding");
-                        let got = pb::TimeSeries::decode(encoded).expect("a series' encoding decodes alone");
-                        prop_assert_eq!(got.encode_to_vec(), want.encode_to_vec(), "a series' encoding is that series");
-                    }
                 }
                 None => prop_assert!(groups, "declined without groups: {:?}", bytes),
             }
@@ -838,7 +816,6 @@ mod tests {
         assert_eq!(content(view.to_message()), content(req.clone()));
         let series = view.series().next().expect("one series");
         assert_eq!((series.histograms(), series.samples().len()), (2, 1));
-        assert_eq!(series.encoded(), None, "prost keeps no encoding");
         assert_eq!(view.metadata(), req.metadata.as_slice());
     }
 

@@ -1,34 +1,45 @@
 //! Forwarding: queue → store, at least once.
 //!
 //! One dispatcher thread reads queue records in order and hands each to the
-//! sender of its shard (chosen at append time by a hash of the series, so a
-//! series always goes through the same sender and reaches the store in
-//! order). Each sender batches consecutive records of one tenant up to
-//! `max_samples_per_send`, sends, and retries with exponential backoff and
-//! jitter until the store answers 2xx, or a 4xx that no retry can fix (400,
-//! 413, 422: counted and logged with the store's reason, then dropped).
-//! 401, 403, 404 and 408 are retried too: they come from the relay's own
-//! configuration (token, URL) and an operator can fix them without data
-//! being lost meanwhile.
+//! sender of its lane: a shard's records (series chosen at append time by a
+//! hash of their labels) to that shard's sender, requests passed on whole
+//! (series of any shard, [`Lane::Whole`]) to the one whole-lane sender. Each
+//! sender batches consecutive records of one tenant up to
+//! `max_samples_per_send` (joining their snappy blocks, see [`merge`]),
+//! sends, and retries with exponential backoff and jitter until the store
+//! answers 2xx, or a 4xx that no retry can fix (400, 413, 422: counted and
+//! logged with the store's reason, then dropped). 401, 403, 404 and 408 are
+//! retried too: they come from the relay's own configuration (token, URL)
+//! and an operator can fix them without data being lost meanwhile.
+//!
+//! Order: every series of a tenant reaches the store in queue order. Within
+//! a lane one sender sends one batch at a time. Across lanes, the
+//! dispatcher hands a tenant's whole-lane record on only once none of that
+//! tenant's shard records is in flight, and a shard record only once none
+//! of its whole-lane records is (a tenant switches lanes when a request is
+//! partly refused or its settings change); other tenants go on meanwhile
+//! only behind it in queue order.
 //!
 //! The cursor (persisted by [`persist_cursor`]) is the start of the oldest
 //! record not yet acknowledged by the store, so a restart resends from
 //! there; the store treats resent identical samples as no-ops.
 //!
 //! Locks: `Tracker` guards the dispatched-but-unacknowledged records; it is
-//! never held across I/O or an `.await`.
+//! never held across I/O or an `.await`; [`Acks`] signals acknowledgements
+//! to the dispatcher waiting on it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use parking_lot::Mutex;
+use bytes::Bytes;
+use parking_lot::{Condvar, Mutex};
 use rand::Rng;
 use tokio::sync::mpsc;
 
 use super::metrics::RelayMetrics;
-use super::queue::{Position, Queue, Reader, Record};
+use super::queue::{Lane, Position, Queue, Reader, Record};
 use crate::config::relay::UpstreamConfig;
 use crate::tls::client::client_config;
 
@@ -62,11 +73,45 @@ pub struct ForwardSettings {
     pub max_backoff: Duration,
 }
 
+/// Whether a record is in the whole lane, as the cross-lane order needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LaneKind {
+    Shard,
+    Whole,
+}
+
+impl From<Lane> for LaneKind {
+    fn from(lane: Lane) -> Self {
+        match lane {
+            Lane::Shard(_) => LaneKind::Shard,
+            Lane::Whole => LaneKind::Whole,
+        }
+    }
+}
+
+/// A dispatched record not yet acknowledged.
+#[derive(Debug)]
+struct Pending {
+    start: Position,
+    tenant: String,
+    kind: LaneKind,
+    /// Whole lane: its sender and its series' tenant-wide keys.
+    whole: Option<(usize, Vec<u64>)>,
+}
+
 /// Records handed to senders and not yet acknowledged.
 #[derive(Debug)]
 pub struct Tracker {
-    /// Sequence number → start of the record.
-    pending: BTreeMap<u64, Position>,
+    /// Sequence number → the record.
+    pending: BTreeMap<u64, Pending>,
+    /// Per tenant: records in flight in shard lanes and in the whole lane.
+    in_flight_by_tenant: HashMap<String, [usize; 2]>,
+    /// Series key (tenant's key in the high half) of whole-lane records in
+    /// flight → their sender and how many of them hold it.
+    whole_series: HashMap<u64, (usize, u32), ahash::RandomState>,
+    /// Whole-lane records in flight per whole-lane sender.
+    whole_load: Vec<usize>,
+    tenant_keys: ahash::RandomState,
     /// End of the last record dispatched.
     read_pos: Position,
     next_seq: u64,
@@ -77,27 +122,109 @@ pub struct Tracker {
 impl Tracker {
     /// A tracker for a reader starting at `start`.
     pub fn new(start: Position) -> Self {
-        Self { pending: BTreeMap::new(), read_pos: start, next_seq: 0, reader_idle: false }
+        Self {
+            pending: BTreeMap::new(),
+            in_flight_by_tenant: HashMap::new(),
+            whole_series: HashMap::default(),
+            whole_load: Vec::new(),
+            tenant_keys: ahash::RandomState::new(),
+            read_pos: start,
+            next_seq: 0,
+            reader_idle: false,
+        }
     }
 
-    /// Registers a dispatched record; returns its sequence number.
-    fn dispatched(&mut self, start: Position, end: Position) -> u64 {
+    /// The tenant-wide keys of a whole-lane record's series.
+    fn whole_keys(&self, record: &Record) -> Vec<u64> {
+        let tenant = u64::from(self.tenant_keys.hash_one(&record.tenant) as u32) << 32;
+        record.series.iter().map(|&k| tenant | u64::from(k)).collect()
+    }
+
+    /// Registers a dispatched record (a whole-lane record with its sender
+    /// and keys); returns its sequence number.
+    fn dispatched(
+        &mut self,
+        start: Position,
+        end: Position,
+        tenant: &str,
+        kind: LaneKind,
+        whole: Option<(usize, Vec<u64>)>,
+    ) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.pending.insert(seq, start);
+        if let Some((sender, keys)) = &whole {
+            for &key in keys {
+                self.whole_series.entry(key).or_insert((*sender, 0)).1 += 1;
+            }
+            if self.whole_load.len() <= *sender {
+                self.whole_load.resize(sender + 1, 0);
+            }
+            self.whole_load[*sender] += 1;
+        }
+        self.pending.insert(seq, Pending { start, tenant: tenant.to_owned(), kind, whole });
+        self.in_flight_by_tenant.entry(tenant.to_owned()).or_default()[kind as usize] += 1;
         self.read_pos = end;
         seq
     }
 
+    /// Registers a record read and skipped (not forwarded).
+    fn skipped(&mut self, end: Position) {
+        self.read_pos = end;
+    }
+
     fn acknowledged(&mut self, seqs: impl IntoIterator<Item = u64>) {
         for s in seqs {
-            self.pending.remove(&s);
+            let Some(p) = self.pending.remove(&s) else { continue };
+            if let Some(counts) = self.in_flight_by_tenant.get_mut(&p.tenant) {
+                counts[p.kind as usize] -= 1;
+                if counts == &[0, 0] {
+                    self.in_flight_by_tenant.remove(&p.tenant);
+                }
+            }
+            if let Some((sender, keys)) = p.whole {
+                self.whole_load[sender] -= 1;
+                for key in keys {
+                    if let Some((_, n)) = self.whole_series.get_mut(&key) {
+                        *n -= 1;
+                        if *n == 0 {
+                            self.whole_series.remove(&key);
+                        }
+                    }
+                }
+            }
         }
+    }
+
+    /// True when a record of `tenant` in a lane of `kind` may be handed on
+    /// now: none of the tenant's records of the other kind is in flight.
+    fn may_dispatch(&self, tenant: &str, kind: LaneKind) -> bool {
+        let other = match kind {
+            LaneKind::Shard => LaneKind::Whole,
+            LaneKind::Whole => LaneKind::Shard,
+        };
+        self.in_flight_by_tenant.get(tenant).is_none_or(|counts| counts[other as usize] == 0)
+    }
+
+    /// The whole-lane sender (of `senders`) a record with these series keys
+    /// may go to now: the one sender holding records that share a series
+    /// with it, else the least loaded one; `None` while records sharing its
+    /// series are in flight on several senders.
+    fn whole_sender_for(&self, keys: &[u64], senders: usize) -> Option<usize> {
+        let mut holder = None;
+        for key in keys {
+            match (self.whole_series.get(key), holder) {
+                (Some(&(sender, _)), None) => holder = Some(sender),
+                (Some(&(sender, _)), Some(h)) if sender != h => return None,
+                _ => {}
+            }
+        }
+        let load = |sender: usize| self.whole_load.get(sender).copied().unwrap_or(0);
+        holder.or_else(|| (0..senders).min_by_key(|&s| load(s)))
     }
 
     /// Everything before this position was acknowledged by the store.
     pub fn cursor(&self) -> Position {
-        self.pending.first_key_value().map_or(self.read_pos, |(_, p)| *p)
+        self.pending.first_key_value().map_or(self.read_pos, |(_, p)| p.start)
     }
 
     /// Records dispatched and not yet acknowledged.
@@ -109,6 +236,20 @@ impl Tracker {
     /// of the dispatcher's last look at the queue).
     pub fn caught_up(&self) -> bool {
         self.reader_idle && self.pending.is_empty()
+    }
+}
+
+/// The tracker and the signal of acknowledgements, shared by the senders
+/// and the dispatcher.
+struct Acks {
+    tracker: Arc<Mutex<Tracker>>,
+    acknowledged: Condvar,
+}
+
+impl Acks {
+    fn acknowledge(&self, seqs: impl IntoIterator<Item = u64>) {
+        self.tracker.lock().acknowledged(seqs);
+        self.acknowledged.notify_all();
     }
 }
 
@@ -128,8 +269,10 @@ pub fn store_client(store: &UpstreamConfig) -> anyhow::Result<reqwest::Client> {
     builder.build().context("building the store's HTTP client")
 }
 
-/// Starts the dispatcher thread and the senders, which send with `client`
-/// (see [`store_client`]); returns the tracker.
+/// Starts the dispatcher thread and the senders (`shards` for the shard
+/// lanes, as many for the whole lane) on the forwarding thread, which send
+/// with `client` (see [`store_client`]; used by nothing else, as its
+/// connections belong to that thread's runtime); returns the tracker.
 pub fn start(
     queue: Arc<Queue>,
     from: Position,
@@ -138,35 +281,51 @@ pub fn start(
     metrics: Arc<RelayMetrics>,
 ) -> std::io::Result<Arc<Mutex<Tracker>>> {
     let tracker = Arc::new(Mutex::new(Tracker::new(from)));
+    let acks = Arc::new(Acks { tracker: tracker.clone(), acknowledged: Condvar::new() });
     let settings = Arc::new(settings);
-    let mut senders = Vec::with_capacity(settings.shards);
-    for shard in 0..settings.shards {
+    let shards = settings.shards;
+    let lanes = (0..shards).map(|s| Lane::Shard(u8::try_from(s).unwrap_or(u8::MAX)));
+    // The senders run on a thread of their own, so that the operating
+    // system shares the CPU between them and the receive path rather than
+    // queueing them behind the server's connection tasks.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut senders = Vec::with_capacity(2 * shards);
+    let mut running = tokio::task::JoinSet::new();
+    for lane in lanes.chain(std::iter::repeat_n(Lane::Whole, shards)) {
         let (tx, rx) = mpsc::channel(SHARD_CAPACITY);
         senders.push(tx);
         let sender = Sender {
-            shard,
+            lane,
             client: client.clone(),
             settings: settings.clone(),
             metrics: metrics.clone(),
-            tracker: tracker.clone(),
+            acks: acks.clone(),
         };
-        tokio::spawn(sender.run(rx));
+        running.spawn_on(sender.run(rx), runtime.handle());
     }
-    let dispatch_tracker = tracker.clone();
+    std::thread::Builder::new()
+        .name("relay-forward".into())
+        .spawn(move || runtime.block_on(async move { while running.join_next().await.is_some() {} }))?;
     std::thread::Builder::new()
         .name("relay-dispatch".into())
-        .spawn(move || dispatch(&queue, from, &senders, &dispatch_tracker))?;
+        .spawn(move || dispatch(&queue, from, senders.split_at(shards), &acks))?;
     Ok(tracker)
 }
 
-/// Reads the queue in order and hands records to their senders, until the
-/// senders are gone (shutdown).
-fn dispatch(queue: &Queue, from: Position, senders: &[mpsc::Sender<Item>], tracker: &Mutex<Tracker>) {
+/// Reads the queue in order and hands records to the senders of their
+/// lanes (`shard_senders`, `whole_senders`), keeping every series in order
+/// (see the module doc), until the senders are gone (shutdown).
+fn dispatch(
+    queue: &Queue,
+    from: Position,
+    (shard_senders, whole_senders): (&[mpsc::Sender<Item>], &[mpsc::Sender<Item>]),
+    acks: &Acks,
+) {
     let mut reader = Reader::new(from);
     loop {
         let records = match reader.next(queue, READ_BATCH, IDLE_WAIT) {
             Ok(r) => {
-                tracker.lock().reader_idle = r.is_empty();
+                acks.tracker.lock().reader_idle = r.is_empty();
                 r
             }
             Err(e) => {
@@ -176,18 +335,39 @@ fn dispatch(queue: &Queue, from: Position, senders: &[mpsc::Sender<Item>], track
             }
         };
         for (start, payload, end) in records {
-            let seq = tracker.lock().dispatched(start, end);
-            let Some(record) = Record::decode(&payload) else {
-                tracing::error!(
-                    segment = start.segment,
-                    offset = start.offset,
-                    "relay: queue record of an unknown format; skipping it"
-                );
-                tracker.lock().acknowledged([seq]);
-                continue;
+            let record = match Record::decode(payload.into()) {
+                Ok(record) => record,
+                Err(e) => {
+                    tracing::error!(segment = start.segment, offset = start.offset, error = %e,
+                        "relay: queue record cannot be forwarded; skipping it");
+                    acks.tracker.lock().skipped(end);
+                    continue;
+                }
             };
-            let shard = usize::from(record.shard) % senders.len();
-            if senders[shard].blocking_send(Item { seq, record }).is_err() {
+            let kind = LaneKind::from(record.lane);
+            let mut tracker = acks.tracker.lock();
+            let keys = (kind == LaneKind::Whole).then(|| tracker.whole_keys(&record));
+            let sender = loop {
+                if tracker.may_dispatch(&record.tenant, kind) {
+                    let sender = match record.lane {
+                        Lane::Shard(shard) => Some(usize::from(shard) % shard_senders.len()),
+                        Lane::Whole => tracker.whole_sender_for(keys.as_deref().unwrap_or(&[]), whole_senders.len()),
+                    };
+                    if let Some(sender) = sender {
+                        break sender;
+                    }
+                }
+                if acks.acknowledged.wait_for(&mut tracker, IDLE_WAIT).timed_out() && whole_senders[0].is_closed() {
+                    return;
+                }
+            };
+            let seq = tracker.dispatched(start, end, &record.tenant, kind, keys.map(|k| (sender, k)));
+            drop(tracker);
+            let channel = match record.lane {
+                Lane::Shard(_) => &shard_senders[sender],
+                Lane::Whole => &whole_senders[sender],
+            };
+            if channel.blocking_send(Item { seq, record }).is_err() {
                 return;
             }
         }
@@ -219,13 +399,13 @@ pub async fn commit_cursor(queue: &Arc<Queue>, tracker: &Mutex<Tracker>, last: &
     }
 }
 
-/// One shard's sender.
+/// One lane's sender.
 struct Sender {
-    shard: usize,
+    lane: Lane,
     client: reqwest::Client,
     settings: Arc<ForwardSettings>,
     metrics: Arc<RelayMetrics>,
-    tracker: Arc<Mutex<Tracker>>,
+    acks: Arc<Acks>,
 }
 
 impl Sender {
@@ -259,16 +439,15 @@ impl Sender {
             }
             match merge(&batch) {
                 Some(body) => self.send(&batch[0].record.tenant, body, samples as u64).await,
-                None => tracing::error!(shard = self.shard, "relay: queued records do not decompress; dropping them"),
+                None => tracing::error!(lane = ?self.lane, "relay: queued records do not decompress; dropping them"),
             }
-            self.tracker.lock().acknowledged(batch.iter().map(|i| i.seq));
+            self.acks.acknowledge(batch.iter().map(|i| i.seq));
         }
     }
 
     /// Sends until the store acknowledges or refuses for good.
-    async fn send(&self, tenant: &str, body: Vec<u8>, samples: u64) {
+    async fn send(&self, tenant: &str, body: Bytes, samples: u64) {
         let s = &self.settings;
-        let body = bytes::Bytes::from(body);
         let mut attempt: u32 = 0;
         loop {
             let mut req = self
@@ -357,7 +536,7 @@ fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
 /// lengths, are one valid block of the concatenation. Joining thus costs a
 /// copy, not a decompression and a compression. `None` when a body is not
 /// a snappy block.
-fn merge(batch: &[Item]) -> Option<Vec<u8>> {
+fn merge(batch: &[Item]) -> Option<Bytes> {
     if let [one] = batch {
         return Some(one.record.body.clone());
     }
@@ -373,7 +552,7 @@ fn merge(batch: &[Item]) -> Option<Vec<u8>> {
     let mut body = Vec::with_capacity(10 + elements.iter().map(|e| e.len()).sum::<usize>());
     prost::encoding::encode_varint(decoded_len, &mut body);
     elements.iter().for_each(|e| body.extend_from_slice(e));
-    Some(body)
+    Some(body.into())
 }
 
 /// The decoded length a snappy block announces and the bytes of that
@@ -421,15 +600,69 @@ mod tests {
         let p = |offset| Position { segment: 1, offset };
         let mut t = Tracker::new(p(8));
         assert_eq!(t.cursor(), p(8));
-        let a = t.dispatched(p(8), p(20));
-        let b = t.dispatched(p(20), p(30));
-        let c = t.dispatched(p(30), p(44));
+        let a = t.dispatched(p(8), p(20), "t", LaneKind::Shard, None);
+        let b = t.dispatched(p(20), p(30), "u", LaneKind::Whole, Some((0, vec![1, 2])));
+        let c = t.dispatched(p(30), p(44), "t", LaneKind::Shard, None);
         t.acknowledged([b]);
         assert_eq!(t.cursor(), p(8), "a is still in flight");
         t.acknowledged([a]);
         assert_eq!(t.cursor(), p(30));
         t.acknowledged([c]);
         assert_eq!((t.cursor(), t.in_flight()), (p(44), 0));
+        t.skipped(p(60));
+        assert_eq!(t.cursor(), p(60), "a skipped record is behind the cursor");
+    }
+
+    #[test]
+    fn a_tenant_changes_lanes_only_once_its_other_lanes_are_acknowledged() {
+        let p = |offset| Position { segment: 1, offset };
+        let mut t = Tracker::new(p(8));
+        for kind in [LaneKind::Shard, LaneKind::Whole] {
+            assert!(t.may_dispatch("a", kind), "nothing in flight");
+        }
+        let shard_1 = t.dispatched(p(8), p(20), "a", LaneKind::Shard, None);
+        let shard_2 = t.dispatched(p(20), p(30), "a", LaneKind::Shard, None);
+        assert!(t.may_dispatch("a", LaneKind::Shard), "one lane kind at a time may have many in flight");
+        assert!(!t.may_dispatch("a", LaneKind::Whole), "a's shard records are in flight");
+        assert!(t.may_dispatch("b", LaneKind::Whole), "other tenants' series never meet a's");
+        t.acknowledged([shard_1]);
+        assert!(!t.may_dispatch("a", LaneKind::Whole), "one shard record is still in flight");
+        t.acknowledged([shard_2]);
+        assert!(t.may_dispatch("a", LaneKind::Whole));
+        let whole = t.dispatched(p(30), p(40), "a", LaneKind::Whole, Some((0, vec![7])));
+        assert!(!t.may_dispatch("a", LaneKind::Shard), "the whole-lane record is in flight");
+        t.acknowledged([whole]);
+        assert!(t.may_dispatch("a", LaneKind::Shard));
+    }
+
+    #[test]
+    fn whole_lane_records_sharing_a_series_go_to_one_sender_in_order() {
+        let p = |offset| Position { segment: 1, offset };
+        let mut t = Tracker::new(p(8));
+        assert_eq!(t.whole_sender_for(&[1, 2], 3), Some(0), "nothing in flight: the least loaded");
+        let first = t.dispatched(p(8), p(20), "a", LaneKind::Whole, Some((0, vec![1, 2])));
+        assert_eq!(t.whole_sender_for(&[3, 4], 3), Some(1), "disjoint series: another sender, in parallel");
+        let second = t.dispatched(p(20), p(30), "a", LaneKind::Whole, Some((1, vec![3, 4])));
+        assert_eq!(t.whole_sender_for(&[5, 2], 3), Some(0), "shares series 2 with the first: behind it");
+        assert_eq!(t.whole_sender_for(&[2, 3], 3), None, "shares series with records on two senders: wait");
+        t.acknowledged([first]);
+        assert_eq!(t.whole_sender_for(&[2, 3], 3), Some(1), "only the second holds one of its series now");
+        t.acknowledged([second]);
+        assert_eq!((t.whole_series.len(), t.whole_load.iter().sum::<usize>()), (0, 0), "nothing left in flight");
+    }
+
+    #[test]
+    fn tenants_never_share_series() {
+        let t = Tracker::new(Position { segment: 1, offset: 8 });
+        let record = |tenant: &str| Record {
+            lane: Lane::Whole,
+            tenant: tenant.into(),
+            samples: 1,
+            series: vec![42],
+            body: Bytes::new(),
+        };
+        assert_ne!(t.whole_keys(&record("a")), t.whole_keys(&record("b")));
+        assert_eq!(t.whole_keys(&record("a")), t.whole_keys(&record("a")));
     }
 
     #[test]
@@ -444,7 +677,16 @@ mod tests {
                 ..Default::default()
             };
             let body = snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).expect("snappy");
-            Item { seq, record: Record { shard: 0, tenant: "t".into(), samples: 1, body } }
+            Item {
+                seq,
+                record: Record {
+                    lane: Lane::Shard(0),
+                    tenant: "t".into(),
+                    samples: 1,
+                    series: Vec::new(),
+                    body: body.into(),
+                },
+            }
         };
         let body = merge(&[item(0, "a"), item(1, "b")]).expect("merge");
         let raw = snap::raw::Decoder::new().decompress_vec(&body).expect("snappy");
@@ -466,14 +708,31 @@ mod tests {
             .enumerate()
             .map(|(seq, part)| {
                 let body = snap::raw::Encoder::new().compress_vec(part).expect("snappy");
-                Item { seq: seq as u64, record: Record { shard: 0, tenant: "t".into(), samples: 1, body } }
+                Item {
+                    seq: seq as u64,
+                    record: Record {
+                        lane: Lane::Shard(0),
+                        tenant: "t".into(),
+                        samples: 1,
+                        series: Vec::new(),
+                        body: body.into(),
+                    },
+                }
             })
             .collect();
         let joined = merge(&batch).expect("merge");
         let decoded = snap::raw::Decoder::new().decompress_vec(&joined).expect("one valid snappy block");
         assert_eq!(decoded, parts.concat());
-        let not_snappy =
-            Item { seq: 9, record: Record { shard: 0, tenant: "t".into(), samples: 1, body: vec![0xff; 6] } };
+        let not_snappy = Item {
+            seq: 9,
+            record: Record {
+                lane: Lane::Whole,
+                tenant: "t".into(),
+                samples: 1,
+                series: Vec::new(),
+                body: vec![0xff; 6].into(),
+            },
+        };
         assert!(merge(&[not_snappy, batch.into_iter().next().expect("item")]).is_none());
     }
 }

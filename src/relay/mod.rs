@@ -5,9 +5,9 @@
 //! [`auth`] (credentials → tenant, via `crate::auth`'s access layer) → `ingest` decode and validate (shared
 //! with the store) → [`ha`] (elected replica per cluster, per series) →
 //! [`relabel`] (per tenant) → [`limits`] (rate, active series) → [`shard`]
-//! (one record per forwarding shard; series nothing rewrites are passed on
-//! as sent) → [`queue`] (durable, fsynced) → 2xx; then [`forward`] sends the
-//! queue to the store with retries. [`overrides`] holds each tenant's settings, [`metrics`] and
+//! (a write nothing rewrites is one record of its body as sent, others one
+//! record per forwarding shard) → [`queue`] (durable, fsynced) → 2xx; then
+//! [`forward`] sends the queue to the store with retries. [`overrides`] holds each tenant's settings, [`metrics`] and
 //! [`status`] make it observable, [`lease`] is the store-held HA election;
 //! `crate::tls` serves HTTPS with optional client certificates.
 //!
@@ -170,8 +170,9 @@ pub async fn run(config: RelayConfig, shutdown: impl Future<Output = ()> + Send 
         min_backoff: config.forward.min_backoff,
         max_backoff: config.forward.max_backoff,
     };
-    let tracker = forward::start(queue.clone(), cursor, store_client.clone(), settings, metrics.clone())
-        .context("starting forwarding")?;
+    let tracker =
+        forward::start(queue.clone(), cursor, forward::store_client(&config.store)?, settings, metrics.clone())
+            .context("starting forwarding")?;
     let lease: Option<Box<dyn ha::Lease>> = if config.ha.store_lease {
         Some(Box::new(lease::StoreLease::new(
             store_client,

@@ -7,8 +7,20 @@
 //! version [`RECORD_VERSION`]:
 //!
 //! ```text
-//! version u8 | shard u8 | tenant_len u8 | tenant bytes | samples u32 LE | snappy(prometheus.WriteRequest)
+//! version u8 | lane u8 | tenant_len u8 | tenant bytes | samples u32 LE
+//!   | (whole lane only) series u32 LE | series key u32 LE × series
+//!   | snappy(prometheus.WriteRequest)
 //! ```
+//!
+//! `lane` is the forwarding shard of every series in the record (0 to 254;
+//! `forward.shards` is at most 255), or [`WHOLE_LANE`] (255): a request
+//! passed on whole, its body exactly as the writer sent it, whose series
+//! may belong to any shard ([`Lane`]); such a record lists a key of each of
+//! its series ([`super::shard::series_key`]), by which the forwarder keeps
+//! records that share a series in order without decoding them. Version 1 (written before whole
+//! records existed) has the same layout with a shard in place of the lane
+//! and is read as such; a record of any other version is reported as
+//! written by a newer relay ([`RecordError`]).
 //!
 //! Cursor file `cursor` in the queue directory, replaced atomically (write
 //! `cursor.tmp`, fsync, rename, fsync the directory):
@@ -40,13 +52,18 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
 use rampart_storage::wal::segment::{segment_file_name, segment_header};
 use rampart_storage::wal::SEGMENT_HEADER_LEN;
 use rampart_storage::wal::{FsyncPolicy, SegmentId, SegmentReader, StopReason, Wal, WalError, WalOptions};
 
-/// Version byte of a queue record.
-pub const RECORD_VERSION: u8 = 1;
+/// Version byte of the queue records this relay writes.
+pub const RECORD_VERSION: u8 = 2;
+/// Version of records with a shard in place of the lane, still read.
+const SHARD_ONLY_RECORD_VERSION: u8 = 1;
+/// Lane byte of a request passed on whole.
+pub const WHOLE_LANE: u8 = u8::MAX;
 /// Magic of the cursor file.
 const CURSOR_MAGIC: &[u8; 4] = b"RQC1";
 /// Bytes of the cursor file.
@@ -65,53 +82,110 @@ pub struct Position {
     pub offset: u64,
 }
 
+/// Which sender forwards a record, and so which records it must stay in
+/// order with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// Series that hash to this forwarding shard ([`super::shard::shard_of`]).
+    Shard(u8),
+    /// A request passed on whole: series of any shard.
+    Whole,
+}
+
+impl Lane {
+    fn byte(self) -> u8 {
+        match self {
+            Lane::Shard(shard) => shard,
+            Lane::Whole => WHOLE_LANE,
+        }
+    }
+}
+
 /// One queued write: what the forwarder needs without decoding the body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
     /// Sender that owns it.
-    pub shard: u8,
+    pub lane: Lane,
     /// Tenant.
     pub tenant: String,
     /// Samples in the body.
     pub samples: u32,
-    /// Snappy-compressed `WriteRequest`.
-    pub body: Vec<u8>,
+    /// Whole lane: the key of each series in the body (empty in a shard's lane).
+    pub series: Vec<u32>,
+    /// Snappy-compressed `WriteRequest` (a slice of the payload, not a copy).
+    pub body: Bytes,
+}
+
+/// Why a queue payload is not a record this relay can forward.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// Written by a relay with a newer record format.
+    #[error(
+        "queue record format version {0} is not one this relay reads ({SHARD_ONLY_RECORD_VERSION} or \
+         {RECORD_VERSION}): a newer relay wrote it; run that version until the queue has drained"
+    )]
+    UnknownVersion(u8),
+    /// Shorter than its header says, or a tenant that is not UTF-8.
+    #[error("queue record header is truncated or damaged")]
+    Damaged,
 }
 
 impl Record {
     /// The payload stored in the WAL.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(RECORD_HEADER_MAX + self.body.len());
-        record_header(self.shard, &self.tenant, self.samples, &mut out);
+        let mut out = Vec::with_capacity(RECORD_HEADER_MAX + 4 * self.series.len() + self.body.len());
+        record_header(self.lane, &self.tenant, self.samples, &mut out);
+        if self.lane == Lane::Whole {
+            series_keys(&self.series, &mut out);
+        }
         out.extend_from_slice(&self.body);
         out
     }
 
-    /// Parses a payload; `None` when it is not a record of this version.
-    pub fn decode(payload: &[u8]) -> Option<Record> {
-        let (&version, rest) = payload.split_first()?;
-        if version != RECORD_VERSION {
-            return None;
+    /// Parses a payload of version [`RECORD_VERSION`] or 1; the body is a
+    /// slice of `payload`.
+    pub fn decode(payload: Bytes) -> Result<Record, RecordError> {
+        let (&version, rest) = payload.split_first().ok_or(RecordError::Damaged)?;
+        let lane = match (version, rest.first()) {
+            (_, None) => return Err(RecordError::Damaged),
+            (RECORD_VERSION, Some(&WHOLE_LANE)) => Lane::Whole,
+            (RECORD_VERSION | SHARD_ONLY_RECORD_VERSION, Some(&shard)) => Lane::Shard(shard),
+            (other, _) => return Err(RecordError::UnknownVersion(other)),
+        };
+        let len = usize::from(*rest.get(1).ok_or(RecordError::Damaged)?);
+        let tenant = rest.get(2..2 + len).ok_or(RecordError::Damaged)?;
+        let tenant = std::str::from_utf8(tenant).map_err(|_| RecordError::Damaged)?.to_owned();
+        let samples = rest.get(2 + len..6 + len).ok_or(RecordError::Damaged)?;
+        let samples = u32::from_le_bytes(samples.try_into().map_err(|_| RecordError::Damaged)?);
+        let mut header = 1 + 6 + len;
+        let mut series = Vec::new();
+        if lane == Lane::Whole {
+            let count = payload.get(header..header + 4).ok_or(RecordError::Damaged)?;
+            let count = u32::from_le_bytes(count.try_into().map_err(|_| RecordError::Damaged)?) as usize;
+            let keys = payload.get(header + 4..header + 4 + 4 * count).ok_or(RecordError::Damaged)?;
+            series = keys.chunks_exact(4).map(|k| u32::from_le_bytes(k.try_into().expect("4 bytes"))).collect();
+            header += 4 + 4 * count;
         }
-        let (&shard, rest) = rest.split_first()?;
-        let (&len, rest) = rest.split_first()?;
-        let tenant = std::str::from_utf8(rest.get(..usize::from(len))?).ok()?.to_owned();
-        let rest = &rest[usize::from(len)..];
-        let samples = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?);
-        Some(Record { shard, tenant, samples, body: rest[4..].to_vec() })
+        Ok(Record { lane, tenant, samples, series, body: payload.slice(header..) })
     }
+}
+
+/// Writes the series keys of a whole-lane record: their count, then each.
+fn series_keys(keys: &[u32], out: &mut Vec<u8>) {
+    out.extend_from_slice(&u32::try_from(keys.len()).unwrap_or(u32::MAX).to_le_bytes());
+    keys.iter().for_each(|k| out.extend_from_slice(&k.to_le_bytes()));
 }
 
 /// Most bytes of a record's header (before its body).
 const RECORD_HEADER_MAX: usize = 3 + u8::MAX as usize + 4;
 
 /// Writes a record's header: everything before the body.
-fn record_header(shard: u8, tenant: &str, samples: u32, out: &mut Vec<u8>) {
+fn record_header(lane: Lane, tenant: &str, samples: u32, out: &mut Vec<u8>) {
     let tenant = tenant.as_bytes();
     // Tenant ids are at most 150 bytes (`tenant::MAX_TENANT_LEN`).
     let tenant = &tenant[..tenant.len().min(usize::from(u8::MAX))];
     out.push(RECORD_VERSION);
-    out.push(shard);
+    out.push(lane.byte());
     out.push(tenant.len() as u8);
     out.extend_from_slice(tenant);
     out.extend_from_slice(&samples.to_le_bytes());
@@ -130,13 +204,26 @@ pub fn encode_record(
     out: &mut Vec<u8>,
 ) {
     out.clear();
-    record_header(shard, tenant, samples, out);
+    record_header(Lane::Shard(shard), tenant, samples, out);
     let header = out.len();
     out.resize(header + snap::raw::max_compress_len(write_request.len()), 0);
     let n = encoder
         .compress(write_request, &mut out[header..])
         .expect("snappy compression into a buffer of max_compress_len cannot fail");
     out.truncate(header + n);
+}
+
+/// Writes into `out` (replacing its content) the payload of a record of
+/// [`Lane::Whole`] with these series keys, whose body is
+/// `snappy_write_request`, a request body exactly as its writer sent it (a
+/// snappy block of an encoded `prometheus.WriteRequest`): one copy, no
+/// compression. `out` is reusable.
+pub fn encode_whole_record(tenant: &str, samples: u32, series: &[u32], snappy_write_request: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve(RECORD_HEADER_MAX + 4 * series.len() + snappy_write_request.len());
+    record_header(Lane::Whole, tenant, samples, out);
+    series_keys(series, out);
+    out.extend_from_slice(snappy_write_request);
 }
 
 /// Queue settings.
@@ -388,7 +475,9 @@ mod tests {
     }
 
     fn record(i: u32) -> Vec<u8> {
-        Record { shard: (i % 3) as u8, tenant: format!("t{i}"), samples: i, body: vec![i as u8; 40] }.encode()
+        let body = Bytes::from(vec![i as u8; 40]);
+        Record { lane: Lane::Shard((i % 3) as u8), tenant: format!("t{i}"), samples: i, series: Vec::new(), body }
+            .encode()
     }
 
     fn read_all(queue: &Queue, reader: &mut Reader) -> Vec<Record> {
@@ -398,7 +487,7 @@ mod tests {
             if batch.is_empty() {
                 return out;
             }
-            out.extend(batch.into_iter().map(|(_, p, _)| Record::decode(&p).expect("record")));
+            out.extend(batch.into_iter().map(|(_, p, _)| Record::decode(p.into()).expect("record")));
         }
     }
 
@@ -406,18 +495,46 @@ mod tests {
     fn a_record_encoded_while_compressing_is_the_record_of_its_compressed_body() {
         let write_request = b"protobuf bytes protobuf bytes protobuf bytes".repeat(50);
         let body = snap::raw::Encoder::new().compress_vec(&write_request).expect("snappy");
-        let record = Record { shard: 2, tenant: "team-a".into(), samples: 9, body };
+        let record =
+            Record { lane: Lane::Shard(2), tenant: "team-a".into(), samples: 9, series: Vec::new(), body: body.into() };
         let mut out = b"earlier record".to_vec();
         encode_record(2, "team-a", 9, &write_request, &mut snap::raw::Encoder::new(), &mut out);
         assert_eq!(out, record.encode());
     }
 
     #[test]
-    fn records_round_trip() {
-        let r = Record { shard: 3, tenant: "team-a".into(), samples: 77, body: b"xyz".to_vec() };
-        assert_eq!(Record::decode(&r.encode()), Some(r));
-        assert_eq!(Record::decode(&[2, 0, 0]), None, "unknown version");
-        assert_eq!(Record::decode(&[1, 0, 9, b'a']), None, "truncated");
+    fn a_whole_record_holds_the_body_as_sent_in_the_whole_lane() {
+        let sent = snap::raw::Encoder::new().compress_vec(b"a request as its writer sent it").expect("snappy");
+        let mut out = b"earlier record".to_vec();
+        encode_whole_record("team-a", 7, &[11, 22, 33], &sent, &mut out);
+        let record = Record::decode(out.into()).expect("a record");
+        let want = Record {
+            lane: Lane::Whole,
+            tenant: "team-a".into(),
+            samples: 7,
+            series: vec![11, 22, 33],
+            body: sent.into(),
+        };
+        assert_eq!(record, want);
+    }
+
+    #[test]
+    fn records_round_trip_and_version_1_records_are_read_as_shard_records() {
+        for (lane, series) in [(Lane::Shard(0), vec![]), (Lane::Shard(254), vec![]), (Lane::Whole, vec![5, 6])] {
+            let r = Record { lane, tenant: "team-a".into(), samples: 77, series, body: Bytes::from_static(b"xyz") };
+            assert_eq!(Record::decode(r.encode().into()), Ok(r));
+        }
+        // As the relay wrote records before whole records existed.
+        let version_1 = [&[1, 3, 6][..], b"team-a", &77u32.to_le_bytes(), b"xyz"].concat();
+        let body = Bytes::from_static(b"xyz");
+        let want = Record { lane: Lane::Shard(3), tenant: "team-a".into(), samples: 77, series: Vec::new(), body };
+        assert_eq!(Record::decode(version_1.into()), Ok(want));
+        let newer = Record::decode(Bytes::from_static(&[3, 0, 0, 0, 0, 0, 0]));
+        assert_eq!(newer, Err(RecordError::UnknownVersion(3)));
+        assert!(newer.unwrap_err().to_string().contains("a newer relay wrote it"));
+        assert_eq!(Record::decode(Bytes::from_static(&[2, 0, 9, b'a'])), Err(RecordError::Damaged), "truncated");
+        let keys_cut = Bytes::from_static(&[2, 255, 0, 1, 0, 0, 0, 9, 0, 0, 0, 1, 2]);
+        assert_eq!(Record::decode(keys_cut), Err(RecordError::Damaged), "fewer series keys than announced");
     }
 
     #[test]

@@ -102,16 +102,18 @@ impl Relay {
     fn process(&self, tenant: &TenantId, settings: &TenantSettings, body: &[u8]) -> Result<(u16, String), RelayError> {
         ingest::with_buffers(|Buffers { view, validated }| {
             ingest::decode(body, &settings.ingest, view)?;
-            with_sharded_write(self.shards, |shards| self.queue_write(tenant, settings, view, validated, shards))
+            with_sharded_write(self.shards, |shards| self.queue_write(tenant, settings, body, view, validated, shards))
         })
     }
 
-    /// Validates a decoded write, applies the tenant's HA, relabeling and
-    /// limits, and queues what is accepted.
+    /// Validates a decoded write (`body` as sent, decoded into `view`),
+    /// applies the tenant's HA, relabeling and limits, and queues what is
+    /// accepted.
     fn queue_write(
         &self,
         tenant: &TenantId,
         settings: &TenantSettings,
+        body: &[u8],
         view: &WriteView,
         v: &mut ValidatedWrite,
         shards: &mut ShardedWrite,
@@ -128,13 +130,12 @@ impl Relay {
         }
 
         let limits = &settings.limits;
-        let refused = if passes_untouched(settings, view, v) {
-            self.take_rate(tenant, limits, v.accepted_samples())?;
-            self.check_queue_space(t, v.accepted_samples())?;
-            for series in view.series().filter(|s| !s.samples().is_empty() || s.exemplars().len() > 0) {
-                shards.push_encoded(series).expect("passes_untouched checked that every series keeps its encoding");
-            }
-            SeriesRefused::default()
+        let (queued, refused, records) = if passes_untouched(settings, v) {
+            let samples = v.accepted_samples();
+            self.take_rate(tenant, limits, samples)?;
+            self.check_queue_space(t, samples)?;
+            let series = view.series().filter(|s| !s.samples().is_empty() || s.exemplars().len() > 0);
+            (samples, SeriesRefused::default(), shards.whole_record(t, samples, series, body))
         } else {
             let mut series = accepted_series(v);
             if limits.accept_ha_samples {
@@ -156,11 +157,10 @@ impl Relay {
             self.metrics.rejected.add([t, MAX_SERIES_REASON], refused.samples);
             self.check_queue_space(t, samples)?;
             series.into_iter().for_each(|s| shards.push_owned(s));
-            refused
+            shards.push_metadata(&v.metadata);
+            (shards.samples(), refused, shards.records(t))
         };
-        shards.push_metadata(&v.metadata);
-        let queued = shards.samples();
-        self.queue.append(&shards.records(t))?;
+        self.queue.append(&records)?;
         self.metrics.accepted.add([t], queued);
         Ok(respond(queued, &v.rejections, &refused, tenant, limits.max_global_series_per_user))
     }
@@ -192,20 +192,18 @@ impl Relay {
     }
 }
 
-/// True when the relay passes the request's series on exactly as sent:
-/// validation refused nothing (so every series with samples or exemplars
-/// passed whole; labels with empty values, which validation drops, mean
-/// "absent" to the store too), the tenant has no HA deduplication,
-/// relabeling, external labels or series limit, and the parser kept every
-/// series' encoding.
-fn passes_untouched(settings: &TenantSettings, view: &WriteView, v: &ValidatedWrite) -> bool {
+/// True when the relay passes the request on exactly as sent: validation
+/// refused nothing (so the store, validating the same bytes, accepts what
+/// the relay accepted; labels with empty values, which validation drops,
+/// mean "absent" to the store too), and the tenant has no HA
+/// deduplication, relabeling, external labels or series limit.
+fn passes_untouched(settings: &TenantSettings, v: &ValidatedWrite) -> bool {
     let limits = &settings.limits;
     v.rejections.is_empty()
         && !limits.accept_ha_samples
         && settings.relabeler.is_empty()
         && limits.external_labels.is_empty()
         && limits.max_global_series_per_user == 0
-        && view.series().all(|s| s.encoded().is_some())
 }
 
 /// Applies the tenant's relabel steps and external labels; returns the

@@ -1,26 +1,28 @@
-//! An accepted write split into queue records, one per forwarding shard.
+//! An accepted write made into queue records: one record of the request
+//! as sent, or one record per forwarding shard.
 //!
-//! Each shard's part is built as an encoded `prometheus.WriteRequest`: its
-//! `timeseries` fields back to back (protobuf concatenation is how repeated
-//! fields are appended), then compressed once into a record
-//! ([`queue::encode_record`]). A series gets there one of two ways:
-//! - [`ShardedWrite::push_encoded`]: the series' `TimeSeries` bytes exactly
-//!   as the request sent them (the ingest view keeps them), when the relay
-//!   changes nothing about it; no decoding into owned labels, no encoding.
-//! - [`ShardedWrite::push_owned`]: a series the relay rewrote (HA, relabeling,
-//!   external labels, the series limit), encoded with prost.
+//! - [`ShardedWrite::whole_record`]: a write the relay changes nothing
+//!   about is queued as its request body exactly as the writer sent it (a
+//!   snappy block), in the forwarder's whole lane ([`queue::Lane::Whole`]):
+//!   no re-encoding, no compression.
+//! - Otherwise each shard's part is built as an encoded
+//!   `prometheus.WriteRequest`: its `timeseries` fields back to back
+//!   (protobuf concatenation is how repeated fields are appended), each
+//!   series the relay kept or rewrote (HA, relabeling, external labels, the
+//!   series limit) encoded with prost ([`ShardedWrite::push_owned`]), then
+//!   compressed once into a record ([`queue::encode_record`]).
 //!
 //! Invariant: a series goes to the shard its labels (without empty values,
-//! which mean "absent") hash to, with fixed seeds, whichever way it comes,
-//! across requests and restarts; so each series has one sender and its
-//! samples reach the store in order. The hash is the one of the labels as
-//! [`Labels`] (its derived `Hash`), which earlier versions of the relay
-//! sharded by, so queues written by them keep their series' shards.
+//! which mean "absent") hash to, with fixed seeds, across requests and
+//! restarts; so each series has one sender per lane and its samples reach
+//! the store in order (the forwarder keeps the whole lane and the shards of
+//! one tenant from overtaking each other). The hash is the one of the
+//! labels as [`Labels`] (its derived `Hash`), which earlier versions of the
+//! relay sharded by, so queues written by them keep their series' shards.
 
 use std::cell::RefCell;
 use std::hash::{BuildHasher, Hash, Hasher};
 
-use prost::encoding::{encode_key, encode_varint, WireType};
 use rampart_storage::{Labels, Metadata};
 
 use super::queue;
@@ -40,6 +42,30 @@ const METADATA_FIELD: u32 = 3;
 /// The shard of a series with these labels, out of `shards` (at least 1).
 /// Labels with empty values are skipped, as validation drops them.
 pub fn shard_of<'a>(labels: impl Iterator<Item = (&'a str, &'a str)> + Clone, shards: usize) -> usize {
+    (series_hash(labels) % shards.max(1) as u64) as usize
+}
+
+/// Hash of a series' labels that makes its key in whole-lane records;
+/// fixed seeds, so keys written before a restart meet keys written after.
+static SERIES_KEY_HASH: ahash::RandomState = ahash::RandomState::with_seeds(0x5345, 0x5249, 0x4553, 0x4b45);
+
+/// The key of a series in a whole-lane record: a 32-bit hash of its labels
+/// without empty values. Equal for equal series (validated labels are
+/// sorted); two series that share a key are merely kept in order with each
+/// other by the forwarder.
+pub fn series_key<'a>(labels: impl Iterator<Item = (&'a str, &'a str)>) -> u32 {
+    let mut h = SERIES_KEY_HASH.build_hasher();
+    for (name, value) in labels.filter(|(_, value)| !value.is_empty()) {
+        // 0xff never occurs in UTF-8: it ends each name and value.
+        h.write(name.as_bytes());
+        h.write_u8(0xff);
+        h.write(value.as_bytes());
+        h.write_u8(0xff);
+    }
+    h.finish() as u32
+}
+
+fn series_hash<'a>(labels: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> u64 {
     let kept = labels.filter(|(_, value)| !value.is_empty());
     // What `Labels`' derived `Hash` feeds the hasher: the `Vec`'s length,
     // then each label's name and value.
@@ -49,7 +75,7 @@ pub fn shard_of<'a>(labels: impl Iterator<Item = (&'a str, &'a str)> + Clone, sh
         name.hash(&mut h);
         value.hash(&mut h);
     }
-    (h.finish() % shards.max(1) as u64) as usize
+    h.finish()
 }
 
 /// One write's series and metadata, split by shard, and its queue records;
@@ -61,6 +87,8 @@ pub struct ShardedWrite {
     samples: Vec<u64>,
     /// Per shard: its queue record, once [`ShardedWrite::records`] made it.
     records: Vec<Vec<u8>>,
+    /// The series keys of a write passed on whole.
+    series_keys: Vec<u32>,
     encoder: snap::raw::Encoder,
 }
 
@@ -83,7 +111,13 @@ pub fn with_sharded_write<T>(shards: u8, f: impl FnOnce(&mut ShardedWrite) -> T)
 
 impl Default for ShardedWrite {
     fn default() -> Self {
-        Self { bodies: Vec::new(), samples: Vec::new(), records: Vec::new(), encoder: snap::raw::Encoder::new() }
+        Self {
+            bodies: Vec::new(),
+            samples: Vec::new(),
+            records: Vec::new(),
+            series_keys: Vec::new(),
+            encoder: snap::raw::Encoder::new(),
+        }
     }
 }
 
@@ -94,19 +128,6 @@ impl ShardedWrite {
         self.samples.resize(shards, 0);
         self.bodies.iter_mut().for_each(Vec::clear);
         self.samples.iter_mut().for_each(|n| *n = 0);
-    }
-
-    /// Adds a series as the request encoded it; `None` (nothing added) when
-    /// the view keeps no encoding of it.
-    pub fn push_encoded(&mut self, series: SeriesView<'_>) -> Option<()> {
-        let encoded = series.encoded()?;
-        let shard = shard_of(series.labels().iter(), self.bodies.len());
-        let body = &mut self.bodies[shard];
-        encode_key(TIMESERIES_FIELD, WireType::LengthDelimited, body);
-        encode_varint(encoded.len() as u64, body);
-        body.extend_from_slice(encoded);
-        self.samples[shard] += series.samples().len() as u64;
-        Some(())
     }
 
     /// Adds a series the relay built or rewrote.
@@ -126,6 +147,24 @@ impl ShardedWrite {
     /// Samples added so far.
     pub fn samples(&self) -> u64 {
         self.samples.iter().sum()
+    }
+
+    /// The queue record of `tenant`'s write passed on whole: `body`, the
+    /// request exactly as its writer sent it, holding `samples` samples of
+    /// these `series` (those with samples or exemplars).
+    pub fn whole_record<'a>(
+        &mut self,
+        tenant: &str,
+        samples: u64,
+        series: impl Iterator<Item = SeriesView<'a>>,
+        body: &[u8],
+    ) -> Vec<&[u8]> {
+        self.series_keys.clear();
+        self.series_keys.extend(series.map(|s| series_key(s.labels().iter())));
+        self.records.resize_with(1.max(self.records.len()), Vec::new);
+        let samples = u32::try_from(samples).unwrap_or(u32::MAX);
+        queue::encode_whole_record(tenant, samples, &self.series_keys, body, &mut self.records[0]);
+        vec![self.records[0].as_slice()]
     }
 
     /// The queue records of `tenant`'s write: one per shard that holds
@@ -185,7 +224,7 @@ mod tests {
 
     use super::*;
     use crate::ingest::{decode, IngestLimits, WriteView};
-    use crate::relay::queue::Record;
+    use crate::relay::queue::{Lane, Record};
 
     fn series(name: &str, extra: (&str, &str)) -> pb::TimeSeries {
         pb::TimeSeries {
@@ -204,10 +243,11 @@ mod tests {
             .records("team-a")
             .iter()
             .map(|payload| {
-                let r = Record::decode(payload).expect("a record");
+                let r = Record::decode(payload.to_vec().into()).expect("a record");
                 assert_eq!(r.tenant, "team-a");
+                let Lane::Shard(shard) = r.lane else { panic!("a shard's record in the whole lane") };
                 let raw = snap::raw::Decoder::new().decompress_vec(&r.body).expect("snappy");
-                (r.shard, r.samples, pb::WriteRequest::decode(raw.as_slice()).expect("protobuf"))
+                (shard, r.samples, pb::WriteRequest::decode(raw.as_slice()).expect("protobuf"))
             })
             .collect()
     }
@@ -227,41 +267,63 @@ mod tests {
     }
 
     #[test]
-    fn a_series_passed_on_as_sent_and_the_same_series_rebuilt_go_to_one_shard_with_one_content() {
+    fn rebuilt_series_go_to_the_shard_their_labels_hash_to_with_their_content() {
         let req = pb::WriteRequest {
             timeseries: (0..40).map(|i| series(&format!("m{i}"), ("job", "node"))).collect(),
             ..Default::default()
         };
-        let body = snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).expect("snappy");
-        let mut view = WriteView::new();
-        decode(&body, &IngestLimits::default(), &mut view).expect("decodes");
-
-        let mut sent = ShardedWrite::default();
-        sent.reset(4);
-        for s in view.series() {
-            sent.push_encoded(s).expect("the parser keeps encodings");
-        }
-        let mut rebuilt = ShardedWrite::default();
-        rebuilt.reset(4);
+        let mut write = ShardedWrite::default();
+        write.reset(4);
         for s in &req.timeseries {
-            rebuilt.push_owned(AcceptedSeries {
+            write.push_owned(AcceptedSeries {
                 labels: Labels::from_pairs(s.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))),
                 samples: s.samples.iter().map(|x| Sample::new(x.timestamp, x.value)).collect(),
                 exemplars: Vec::new(),
             });
         }
-        assert_eq!((sent.samples(), rebuilt.samples()), (80, 80));
-        let (sent, rebuilt) = (decoded_records(&mut sent), decoded_records(&mut rebuilt));
-        assert!(sent.len() > 1, "40 series spread over several shards");
-        let bytes = |records: Vec<(u8, u32, pb::WriteRequest)>| -> Vec<(u8, u32, Vec<u8>)> {
-            records.into_iter().map(|(shard, n, r)| (shard, n, r.encode_to_vec())).collect()
-        };
-        assert_eq!(bytes(sent.clone()), bytes(rebuilt), "same shards, samples and content, NaN bits included");
-        let total: usize = sent.iter().map(|(_, _, r)| r.timeseries.len()).sum();
-        assert_eq!(total, 40);
-        for (_, samples, r) in &sent {
-            assert_eq!(*samples as usize, 2 * r.timeseries.len(), "a record counts its samples");
+        assert_eq!(write.samples(), 80);
+        let records = decoded_records(&mut write);
+        assert!(records.len() > 1, "40 series spread over several shards");
+        let mut got = Vec::new();
+        for (shard, samples, r) in records {
+            assert_eq!(samples as usize, 2 * r.timeseries.len(), "a record counts its samples");
+            for s in r.timeseries {
+                let labels = s.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()));
+                assert_eq!(shard_of(labels, 4), usize::from(shard), "{:?}", s.labels);
+                got.push(s.encode_to_vec());
+            }
         }
+        let mut want: Vec<Vec<u8>> = req.timeseries.iter().map(|s| s.encode_to_vec()).collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "every series once, NaN bits included");
+    }
+
+    #[test]
+    fn a_write_passed_on_whole_is_one_record_of_its_body_as_sent() {
+        let with_empty = pb::TimeSeries {
+            labels: vec![
+                pb::Label { name: "__name__".into(), value: "up".into() },
+                pb::Label { name: "empty".into(), value: String::new() },
+                pb::Label { name: "job".into(), value: "node".into() },
+            ],
+            ..series("up", ("job", "node"))
+        };
+        let req = pb::WriteRequest { timeseries: vec![series("m", ("job", "node")), with_empty], ..Default::default() };
+        let sent = snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).expect("snappy");
+        let mut view = WriteView::new();
+        decode(&sent, &IngestLimits::default(), &mut view).expect("decodes");
+        let mut write = ShardedWrite::default();
+        write.reset(4);
+        let records: Vec<Vec<u8>> =
+            write.whole_record("team-a", 4, view.series(), &sent).iter().map(|r| r.to_vec()).collect();
+        let [record] = records.as_slice() else { panic!("one record, got {}", records.len()) };
+        let record = Record::decode(record.clone().into()).expect("a record");
+        assert_eq!((record.lane, record.tenant.as_str(), record.samples), (Lane::Whole, "team-a", 4));
+        assert_eq!(record.body, sent, "the body as sent, not re-encoded");
+        let rebuilt = |name: &str| Labels::from_pairs([("__name__", name), ("job", "node")]);
+        let key = |labels: &Labels| series_key(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
+        assert_eq!(record.series, [key(&rebuilt("m")), key(&rebuilt("up"))], "keyed as the labels the store keeps");
     }
 
     #[test]
