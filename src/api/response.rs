@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use rampart_storage::Labels;
 use serde::Serialize;
 
-use crate::promql::gocompat::format::{format_e, format_f, quote};
+use crate::promql::gocompat::format::{format_e, format_f, quote, write_e, write_f};
 use crate::promql::{AnnotationKind, Annotations, QueryError, Value};
 
 /// Prometheus's `errorType`s.
@@ -236,7 +236,7 @@ pub fn query_data(value: &Value) -> String {
             out.push('[');
             write_float_seconds(&mut out, *t);
             out.push_str(",\"");
-            out.push_str(&format_f(*v));
+            write_f(&mut out, *v);
             out.push_str("\"]");
         }
         Value::String { t, s } => {
@@ -292,7 +292,7 @@ pub fn write_point(out: &mut String, t: i64, v: f64) {
     out.push('[');
     write_timestamp(out, t);
     out.push_str(",\"");
-    out.push_str(&format_value(v));
+    write_value(out, v);
     out.push_str("\"]");
 }
 
@@ -314,11 +314,17 @@ pub fn write_labels(out: &mut String, labels: &Labels) {
 /// (`jsonutil.MarshalTimestamp`): whole seconds, then `.` and exactly three
 /// digits when the millisecond part is not zero.
 pub fn write_timestamp(out: &mut String, t: i64) {
-    let (sign, abs) = if t < 0 { ("-", t.unsigned_abs()) } else { ("", t.unsigned_abs()) };
-    let _ = write!(out, "{sign}{}", abs / 1000);
+    if t < 0 {
+        out.push('-');
+    }
+    let abs = t.unsigned_abs();
+    out.push_str(itoa::Buffer::new().format(abs / 1000));
     let fraction = abs % 1000;
     if fraction != 0 {
-        let _ = write!(out, ".{fraction:03}");
+        out.push('.');
+        for digit in [fraction / 100, fraction / 10 % 10, fraction % 10] {
+            out.push(char::from(b'0' + digit as u8));
+        }
     }
 }
 
@@ -332,11 +338,18 @@ fn write_float_seconds(out: &mut String, t: i64) {
 /// `strconv.FormatFloat(v, 'f', -1, 64)`, or `'e'` for magnitudes below
 /// 1e-6 or from 1e21 on.
 pub fn format_value(v: f64) -> String {
+    let mut out = String::new();
+    write_value(&mut out, v);
+    out
+}
+
+/// Appends [`format_value`]'s form of `v` to `out` without allocating.
+pub fn write_value(out: &mut String, v: f64) {
     let abs = v.abs();
     if abs != 0.0 && abs.is_finite() && !(1e-6..1e21).contains(&abs) {
-        format_e(v)
+        write_e(out, v)
     } else {
-        format_f(v)
+        write_f(out, v)
     }
 }
 

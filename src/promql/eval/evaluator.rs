@@ -28,7 +28,7 @@ use super::binary::{self, BinaryCtx, Operand};
 use super::positions::{unwrap_parens, Positions};
 use super::selector::{self, RangeVal, SelectorStore, Windows};
 use super::steps::{
-    cursors, gather, gather_steps, merge_same_labels, step_block, step_counts, Assembler, FxMap, Grid,
+    cursors, gather, gather_steps, merge_same_labels, step_block, step_counts, Assembler, FxMap, Grid, PerInputSeries,
     DUPLICATE_LABELSET,
 };
 use super::subquery::{at_ms, duration_ms, offset_ms, subquery_grid, QueryTimes};
@@ -457,6 +457,7 @@ impl<'a> Evaluator<'a> {
                     range: duration_ms(&ms.range),
                     offset: offset_ms(&ms.vs.offset),
                     at: at_ms(&ms.vs.at, self.times),
+                    drops: Vec::new(),
                 }))
             }
             Expr::Subquery(sq) => {
@@ -465,7 +466,7 @@ impl<'a> Evaluator<'a> {
                     Val::Vector(s) => s,
                     other => return Err(unexpected("subquery expression", &other)),
                 };
-                Ok(Val::Range(RangeVal { series, range: duration_ms(&sq.range), offset, at }))
+                Ok(Val::Range(RangeVal { series, range: duration_ms(&sq.range), offset, at, drops: Vec::new() }))
             }
             Expr::Call(c) => self.eval_call(e, c, g),
             Expr::Aggregate(a) => self.eval_aggregate(e, a, g),
@@ -493,6 +494,13 @@ impl<'a> Evaluator<'a> {
         let mut vals = Vec::with_capacity(args.len());
         for a in &args {
             vals.push(self.eval(a, g)?);
+        }
+        if functions::uses_drops(name) {
+            for v in &mut vals {
+                if let Val::Range(r) = v {
+                    r.index_drops();
+                }
+            }
         }
         if matches!(name, "label_replace" | "label_join") {
             if let Some(series) = self.relabel_series(e, f, &args, &vals, g)? {
@@ -532,8 +540,8 @@ impl<'a> Evaluator<'a> {
     /// only (range-vector functions, element-wise functions), a block of
     /// series at a time over all steps: the block's data stays in cache.
     /// Range-vector functions keep one output series per input series, as
-    /// Prometheus does; element-wise ones are checked for duplicates like
-    /// any instant-vector function.
+    /// Prometheus does ([`PerInputSeries`]); element-wise ones are checked
+    /// for duplicates like any instant-vector function.
     fn call_per_series(
         &mut self,
         call: &CallSite,
@@ -554,8 +562,11 @@ impl<'a> Evaluator<'a> {
         let mut result = Vec::with_capacity(series.len());
         let mut vbuf: Vec<Sample> = Vec::with_capacity(SERIES_BLOCK);
         let mut wbuf: Vec<Window<'_>> = Vec::with_capacity(SERIES_BLOCK);
-        for block in series.chunks(SERIES_BLOCK) {
-            let mut asm = Assembler::with_steps(false, block.len(), n);
+        for (index, block) in series.chunks(SERIES_BLOCK).enumerate() {
+            let first_series = index * SERIES_BLOCK;
+            let drops = range.and_then(|r| r.drops.get(first_series..first_series + block.len())).unwrap_or(&[]);
+            let mut asm = Assembler::with_steps(false, if range.is_none() { block.len() } else { 0 }, n);
+            let mut per_input = PerInputSeries::new(if range.is_some() { block.len() } else { 0 }, n);
             let mut cur = vec![0usize; block.len()];
             let mut windows = Windows::new(if range.is_some() { block.len() } else { 0 });
             for step in 0..n {
@@ -564,7 +575,7 @@ impl<'a> Evaluator<'a> {
                 let mut bounds = (0, 0);
                 if let Some(r) = range {
                     bounds = r.bounds(ts);
-                    let largest = windows.at(block, bounds.0, bounds.1, &mut wbuf);
+                    let largest = windows.at(block, drops, bounds.0, bounds.1, &mut wbuf);
                     if wbuf.is_empty() {
                         continue;
                     }
@@ -592,12 +603,15 @@ impl<'a> Evaluator<'a> {
                 let out = (call.f)(&mut ctx, &fargs)?;
                 drop(fargs);
                 produced += out.len();
-                if let Some(c) = per_step.get_mut(step) {
-                    *c += out.len();
+                if range.is_some() {
+                    per_input.push_step(block, step, ts, out)?;
+                } else {
+                    per_step[step] += out.len();
+                    asm.push_step(step, ts, out)?;
                 }
-                asm.push_step(step, ts, out)?;
             }
             result.extend(asm.finish());
+            result.extend(per_input.finish());
         }
         if range.is_none() {
             // What Prometheus's step-by-step evaluation would have held.
@@ -664,7 +678,7 @@ impl<'a> Evaluator<'a> {
                     }
                     ArgState::Range { r, windows, buf, bounds } => {
                         *bounds = r.bounds(ts);
-                        largest_window = largest_window.max(windows.at(&r.series, bounds.0, bounds.1, buf));
+                        largest_window = largest_window.max(windows.at(&r.series, &r.drops, bounds.0, bounds.1, buf));
                     }
                     ArgState::Scalar(_) | ArgState::Str(_) => {}
                 }
@@ -810,7 +824,7 @@ impl<'a> Evaluator<'a> {
         for ts in g.times() {
             self.limits.check_time()?;
             let (start, end) = r.bounds(ts);
-            windows.at(&r.series, start, end, &mut buf);
+            windows.at(&r.series, &r.drops, start, end, &mut buf);
             present.push(!buf.is_empty());
         }
         Ok(self.absent_result(absent_labels(arg), &present, g, original))

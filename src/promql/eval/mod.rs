@@ -204,7 +204,7 @@ fn finish(ev: &mut Evaluator<'_>, val: Val, grid: &Grid, instant: bool) -> Resul
                 let mut windows = Windows::new(r.series.len());
                 let mut buf = Vec::new();
                 let (start, end) = r.bounds(t);
-                windows.at(&r.series, start, end, &mut buf);
+                windows.at(&r.series, &r.drops, start, end, &mut buf);
                 let mut out = Vec::with_capacity(buf.len());
                 for w in &buf {
                     ev.limits.add(w.points.len())?;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use promql_parser::parser::VectorSelector;
 
 use super::super::error::QueryError;
-use super::super::functions::Window;
+use super::super::functions::{Drops, Window};
 use super::super::storage::{selector_matchers, Queryable, RawSeries};
 use super::super::value::{is_stale_marker, Point, Series};
 use super::steps::Grid;
@@ -204,6 +204,9 @@ pub struct RangeVal {
     pub offset: i64,
     /// `@` time, if any: the window is then the same at every step.
     pub at: Option<i64>,
+    /// Per series, where its value drops ([`RangeVal::index_drops`]);
+    /// empty until indexed.
+    pub drops: Vec<Vec<usize>>,
 }
 
 impl RangeVal {
@@ -211,6 +214,16 @@ impl RangeVal {
     pub fn bounds(&self, ts: i64) -> (i64, i64) {
         let end = self.at.unwrap_or(ts).saturating_sub(self.offset);
         (end.saturating_sub(self.range), end)
+    }
+
+    /// Finds, once, where each series' value drops, for functions that
+    /// look for counter resets in every window ([`Drops`]).
+    pub fn index_drops(&mut self) {
+        self.drops = self
+            .series
+            .iter()
+            .map(|s| (1..s.points.len()).filter(|&j| s.points[j].v < s.points[j - 1].v).collect())
+            .collect();
     }
 
     /// Total points held.
@@ -234,8 +247,16 @@ impl Windows {
 
     /// Fills `out` with the non-empty windows `(start, end]` of `series`
     /// (the same series at every call, `end` not decreasing between calls)
-    /// and returns the largest window's length.
-    pub fn at<'a>(&mut self, series: &'a [Series], start: i64, end: i64, out: &mut Vec<Window<'a>>) -> usize {
+    /// and returns the largest window's length. `drops` are the series'
+    /// drop indexes, or empty when not indexed.
+    pub fn at<'a>(
+        &mut self,
+        series: &'a [Series],
+        drops: &'a [Vec<usize>],
+        start: i64,
+        end: i64,
+        out: &mut Vec<Window<'a>>,
+    ) -> usize {
         out.clear();
         let mut largest = 0;
         for (i, s) in series.iter().enumerate() {
@@ -245,7 +266,8 @@ impl Windows {
             let (lo, hi) = (self.lo[i], self.hi[i]);
             if lo < hi {
                 largest = largest.max(hi - lo);
-                out.push(Window { labels: &s.labels, points: &pts[lo..hi], drop_name: s.drop_name });
+                let drops = drops.get(i).map(|at| Drops { at, first: lo });
+                out.push(Window { labels: &s.labels, points: &pts[lo..hi], drop_name: s.drop_name, drops });
             }
         }
         largest
@@ -289,14 +311,14 @@ mod tests {
         let mut w = Windows::new(r.series.len());
         let mut out = Vec::new();
         assert_eq!(r.bounds(20), (5, 20));
-        assert_eq!(w.at(&r.series, 5, 20, &mut out), 2);
+        assert_eq!(w.at(&r.series, &r.drops, 5, 20, &mut out), 2);
         assert_eq!(out[0].points.len(), 2);
         let (s, e) = r.bounds(40);
-        w.at(&r.series, s, e, &mut out);
+        w.at(&r.series, &r.drops, s, e, &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].points, &[Point { t: 30, v: 4.0 }]);
         let (s, e) = r.bounds(45);
-        w.at(&r.series, s, e, &mut out);
+        w.at(&r.series, &r.drops, s, e, &mut out);
         assert!(out.is_empty());
     }
 }

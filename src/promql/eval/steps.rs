@@ -313,7 +313,7 @@ impl Assembler {
         if let Some(by_labels) = &mut self.by_labels {
             by_labels.insert(labels.clone(), idx);
         }
-        let room = self.steps.saturating_sub(step).min(64);
+        let room = initial_room(self.steps, step);
         self.series.push(Series { labels, points: Vec::with_capacity(room), drop_name });
         self.last_step.push(step);
         idx
@@ -352,6 +352,61 @@ impl Assembler {
     }
 }
 
+/// Room a new output series reserves at step `step` of `steps`: the steps
+/// left, up to a bound (sparse series should not reserve the whole grid).
+fn initial_room(steps: usize, step: usize) -> usize {
+    steps.saturating_sub(step).min(64)
+}
+
+/// Collects the per-step outputs of a range-vector function into one
+/// series per input series, which is how Prometheus keeps them. The
+/// function gives at most one sample per window, in window order, holding
+/// the window's label set (the same `Arc`), so each sample is matched to
+/// its input series by pointer while moving forward: no label set is
+/// hashed, however many series there are.
+pub struct PerInputSeries {
+    series: Vec<Option<Series>>,
+    steps: usize,
+}
+
+impl PerInputSeries {
+    /// A collector for `inputs` input series over a grid of `steps` steps.
+    pub fn new(inputs: usize, steps: usize) -> Self {
+        Self { series: (0..inputs).map(|_| None).collect(), steps }
+    }
+
+    /// Adds the output of step `step` (time `ts`) for the input series
+    /// `inputs` (the same at every step).
+    pub fn push_step(&mut self, inputs: &[Series], step: usize, ts: i64, out: Vec<Sample>) -> Result<(), QueryError> {
+        let mut i = 0;
+        for s in out {
+            while i < inputs.len() && !Arc::ptr_eq(&inputs[i].labels, &s.labels) {
+                i += 1;
+            }
+            let Some(slot) = self.series.get_mut(i) else {
+                return Err(QueryError::Internal(
+                    "a range-vector function's output is not one sample per window, in window order, with the \
+                     window's labels"
+                        .into(),
+                ));
+            };
+            let series = slot.get_or_insert_with(|| Series {
+                labels: s.labels,
+                points: Vec::with_capacity(initial_room(self.steps, step)),
+                drop_name: s.drop_name,
+            });
+            series.points.push(Point { t: ts, v: s.v });
+            i += 1;
+        }
+        Ok(())
+    }
+
+    /// The series with at least one point, in input order.
+    pub fn finish(self) -> impl Iterator<Item = Series> {
+        self.series.into_iter().flatten()
+    }
+}
+
 /// True when two samples share a label set.
 pub fn has_duplicate_labels(samples: &[Sample]) -> bool {
     if samples.len() < 2 {
@@ -367,6 +422,33 @@ mod tests {
 
     fn lbl(v: &str) -> Arc<Labels> {
         Arc::new(Labels::from_pairs([("a", v)]))
+    }
+
+    #[test]
+    fn per_input_series_keeps_input_order_and_equal_label_sets_apart() {
+        // Two inputs with equal label sets (different Arcs) stay two series,
+        // in input order even when the second has output first.
+        let inputs = [
+            Series { labels: lbl("1"), points: Vec::new(), drop_name: false },
+            Series { labels: lbl("1"), points: Vec::new(), drop_name: false },
+            Series { labels: lbl("2"), points: Vec::new(), drop_name: false },
+        ];
+        let s = |i: usize, v| Sample { labels: inputs[i].labels.clone(), t: 0, v, drop_name: true };
+        let mut c = PerInputSeries::new(inputs.len(), 3);
+        c.push_step(&inputs, 0, 0, vec![s(1, 1.0)]).unwrap();
+        c.push_step(&inputs, 1, 10, vec![s(0, 2.0), s(1, 3.0), s(2, 4.0)]).unwrap();
+        c.push_step(&inputs, 2, 20, vec![s(2, 5.0)]).unwrap();
+        let out: Vec<Series> = c.finish().collect();
+        let points: Vec<Vec<(i64, f64)>> = out.iter().map(|s| s.points.iter().map(|p| (p.t, p.v)).collect()).collect();
+        assert_eq!(points, vec![vec![(10, 2.0)], vec![(0, 1.0), (10, 3.0)], vec![(10, 4.0), (20, 5.0)]]);
+        assert!(Arc::ptr_eq(&out[0].labels, &inputs[0].labels) && out.iter().all(|s| s.drop_name));
+
+        // A sample whose labels are not its window's, or out of order, is a bug.
+        let mut c = PerInputSeries::new(inputs.len(), 1);
+        let stray = Sample { labels: lbl("2"), t: 0, v: 1.0, drop_name: false };
+        assert!(matches!(c.push_step(&inputs, 0, 0, vec![stray]), Err(QueryError::Internal(_))));
+        let mut c = PerInputSeries::new(inputs.len(), 1);
+        assert!(matches!(c.push_step(&inputs, 0, 0, vec![s(2, 1.0), s(0, 1.0)]), Err(QueryError::Internal(_))));
     }
 
     #[test]

@@ -72,6 +72,51 @@ pub struct Window<'a> {
     pub points: &'a [Point],
     /// The metric name is already marked for removal.
     pub drop_name: bool,
+    /// Where the series' value drops, when the evaluator indexed it for
+    /// this function ([`uses_drops`]); `None` means look at the points.
+    pub drops: Option<Drops<'a>>,
+}
+
+impl Window<'_> {
+    /// Calls `f` with every index `j ≥ 1` into `points` whose value is
+    /// below the one before it (`points[j].v < points[j - 1].v`: a counter
+    /// reset), in ascending order.
+    #[inline]
+    pub fn for_each_drop(&self, mut f: impl FnMut(usize)) {
+        match self.drops {
+            Some(d) => {
+                let (first, last) = (d.first, d.first + self.points.len());
+                let lo = d.at.partition_point(|&j| j <= first);
+                let hi = d.at.partition_point(|&j| j < last);
+                d.at[lo..hi].iter().for_each(|&j| f(j - first));
+            }
+            None => {
+                for j in 1..self.points.len() {
+                    if self.points[j].v < self.points[j - 1].v {
+                        f(j);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The drops of a whole series (indices `j` into its points with
+/// `v[j] < v[j - 1]`, ascending), found once per query, and where a window
+/// starts in it: `rate`, `increase` and `resets` then find a window's
+/// counter resets without looking at each of its points at every step.
+#[derive(Clone, Copy, Debug)]
+pub struct Drops<'a> {
+    /// Indices into the series' points where the value drops, ascending.
+    pub at: &'a [usize],
+    /// Index into the series' points of the window's first point.
+    pub first: usize,
+}
+
+/// Whether the function `name` looks for drops in its windows (so the
+/// evaluator indexes them once per query; see [`Drops`]).
+pub fn uses_drops(name: &str) -> bool {
+    matches!(name, "rate" | "increase" | "resets")
 }
 
 /// One evaluated argument at one step.
@@ -127,6 +172,10 @@ impl FnCtx<'_> {
 /// A function: arguments at one step in, output vector of that step out.
 /// Scalar-valued functions (`time`, `scalar`, `pi`, …) return one sample
 /// with empty labels.
+/// Range-vector functions return at most one sample per window, in window
+/// order, holding the window's label set (the same `Arc`, as
+/// `map_windows` does): the evaluator relies on it to keep one output
+/// series per input series.
 pub type FnImpl = fn(&mut FnCtx<'_>, &[Arg<'_>]) -> Result<Vec<Sample>, QueryError>;
 
 /// The implementation of the function `name`, or `None` if it is not a

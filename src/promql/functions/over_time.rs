@@ -401,7 +401,7 @@ mod tests {
         ];
         for (f, keeps) in fns {
             for marked in [false, true] {
-                let w = [Window { labels: &l, points: &pts, drop_name: marked }];
+                let w = [Window { labels: &l, points: &pts, drop_name: marked, drops: None }];
                 let out = Harness::new(20_000).call(f, &[Arg::Matrix { windows: &w, start: 0, end: 20_000 }]).unwrap();
                 assert_eq!(out[0].drop_name, marked || !keeps);
                 assert_eq!(out[0].labels, l);

@@ -5,10 +5,12 @@
 //! Prometheus 2.x name `holt_winters`) and the experimental `integral`.
 //!
 //! Every one of them marks the metric name for removal. None allocates per
-//! window.
+//! window. `rate`, `increase` and `resets` find a window's counter resets
+//! through the series' drop index ([`super::Drops`]) when the evaluator made
+//! one, so a long window costs them no more than a short one.
 
 use super::super::value::{Labels, Point, Sample, METRIC_NAME};
-use super::{duration_seconds, map_windows, matrix_arg, messages, opt_scalar_arg, scalar_arg, Arg, FnCtx};
+use super::{duration_seconds, map_windows, matrix_arg, messages, opt_scalar_arg, scalar_arg, Arg, FnCtx, Window};
 use crate::promql::error::QueryError;
 use crate::promql::gocompat::kahan;
 
@@ -39,7 +41,7 @@ fn extrapolated(
     // One info per metric name: consecutive windows usually share it.
     let mut last_flagged: Option<&str> = None;
     Ok(map_windows(ctx, windows, false, |ctx, w| {
-        let v = extrapolated_rate(w.points, start, end, range_s, is_counter, is_rate)?;
+        let v = extrapolated_rate(w, start, end, range_s, is_counter, is_rate)?;
         // `is_counter` is exactly `rate` and `increase`, which Prometheus
         // checks for a counter-like name when a series has a result.
         if is_counter {
@@ -77,26 +79,22 @@ fn is_counter_name(name: &str) -> bool {
 /// intervals, else by half an interval; a counter is not extrapolated to
 /// before the time it would have been zero.
 fn extrapolated_rate(
-    points: &[Point],
+    w: &Window<'_>,
     start: i64,
     end: i64,
     range_s: f64,
     is_counter: bool,
     is_rate: bool,
 ) -> Option<f64> {
+    let points = w.points;
     let (first, last) = match points {
         [first, .., last] => (*first, *last),
         _ => return None,
     };
     let mut result = last.v - first.v;
     if is_counter {
-        let mut prev = first.v;
-        for p in &points[1..] {
-            if p.v < prev {
-                result += prev;
-            }
-            prev = p.v;
-        }
+        // The value before each drop, in time order.
+        w.for_each_drop(|j| result += points[j - 1].v);
     }
     let mut to_start = (first.t - start) as f64 / 1000.0;
     let mut to_end = (end - last.t) as f64 / 1000.0;
@@ -231,7 +229,11 @@ pub(super) fn changes(ctx: &mut FnCtx<'_>, args: &[Arg<'_>]) -> Result<Vec<Sampl
 /// `resets(v[d])`: how often the value dropped.
 pub(super) fn resets(ctx: &mut FnCtx<'_>, args: &[Arg<'_>]) -> Result<Vec<Sample>, QueryError> {
     let (windows, _, _) = matrix_arg(args, 0)?;
-    Ok(map_windows(ctx, windows, false, |_, w| count_pairs(w.points, |prev, cur| cur < prev)))
+    Ok(map_windows(ctx, windows, false, |_, w| {
+        let mut n = 0usize;
+        w.for_each_drop(|_| n += 1);
+        (!w.points.is_empty()).then_some(n as f64)
+    }))
 }
 
 /// How many consecutive pairs satisfy `hit`; `None` for no points.
@@ -554,6 +556,40 @@ mod tests {
     }
 
     #[test]
+    fn indexed_drops_give_the_same_bits_as_scanning_every_window() {
+        use super::super::Drops;
+        // A counter with resets (one to exactly 0, one NaN) and fractional
+        // values whose sums round.
+        let values: Vec<f64> = (0..60)
+            .map(|i| match i {
+                17 => 0.0,
+                31 => f64::NAN,
+                _ => 1e9 + (i % 23) as f64 * 0.1 + 0.3,
+            })
+            .collect();
+        let pts = regular(0, 15, &values);
+        let at: Vec<usize> = (1..pts.len()).filter(|&j| pts[j].v < pts[j - 1].v).collect();
+        assert!(at.len() >= 3, "the series has resets: {at:?}");
+        let l = labels(&[("__name__", "x_total")]);
+        for first in 0..pts.len() {
+            for last in first + 1..=pts.len() {
+                let points = &pts[first..last];
+                let (start, end) = (points[0].t - 7_000, points[points.len() - 1].t + 3_000);
+                let scanned = [window(&l, points)];
+                let indexed = [Window { drops: Some(Drops { at: &at, first }), ..window(&l, points) }];
+                for f in [rate as FnImpl, increase, resets] {
+                    let mut h = Harness::new(end);
+                    let mut values = |w: &[Window<'_>]| -> Vec<u64> {
+                        let out = h.call(f, &[Arg::Matrix { windows: w, start, end }]).unwrap();
+                        out.iter().map(|s| s.v.to_bits()).collect()
+                    };
+                    assert_eq!(values(&indexed), values(&scanned), "window {first}..{last}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn changes_and_resets_count_pairs() {
         let foo = regular(0, 300, &[1.0, 2.0, 3.0, 0.0, 1.0, 0.0, 0.0, 1.0, 2.0, 0.0]);
         let bar = regular(0, 300, &[1.0, 2.0, 3.0, 4.0, 5.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
@@ -689,8 +725,8 @@ mod tests {
         let l = labels(&[("__name__", "x_total")]);
         let pts = points_s(&[(1, 1.0), (2, 2.0)]);
         let w = [
-            Window { labels: &l, points: &pts, drop_name: false },
-            Window { labels: &l, points: &pts, drop_name: true },
+            Window { labels: &l, points: &pts, drop_name: false, drops: None },
+            Window { labels: &l, points: &pts, drop_name: true, drops: None },
         ];
         let out = Harness::new(2000).call(resets, &[Arg::Matrix { windows: &w, start: 0, end: 2000 }]).unwrap();
         assert!(out.iter().all(|s| s.drop_name && s.labels == l));

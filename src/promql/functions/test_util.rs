@@ -102,7 +102,7 @@ pub(super) fn in_window(pts: &[Point], end_s: i64, range_s: i64) -> Vec<Point> {
 
 /// A window over `points` of the series `labels`.
 pub(super) fn window<'a>(labels: &'a Arc<Labels>, points: &'a [Point]) -> Window<'a> {
-    Window { labels, points, drop_name: false }
+    Window { labels, points, drop_name: false, drops: None }
 }
 
 /// Calls a function whose only argument is a range vector of one series,

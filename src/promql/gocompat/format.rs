@@ -4,25 +4,85 @@
 //! - [`format_g`]: `fmt`'s `%g`/`%v` of a `float64` (`strconv.FormatFloat(v,
 //!   'g', -1, 64)` plus `fmt`'s `+Inf`): shortest digits, exponent form when
 //!   the decimal exponent is below -4 or at least 6 (`1e+06`, `1.5e-07`).
-//! - [`format_f`]: `strconv.FormatFloat(v, 'f', -1, 64)`: shortest digits,
-//!   never an exponent (`1e+21` prints as `1000000000000000000000`).
-//! - [`format_e`]: `strconv.FormatFloat(v, 'e', -1, 64)`: shortest digits,
-//!   always an exponent of at least two digits (`1e-07`, `1.5e+21`).
+//! - [`format_f`], [`write_f`]: `strconv.FormatFloat(v, 'f', -1, 64)`:
+//!   shortest digits, never an exponent (`1e+21` prints as
+//!   `1000000000000000000000`).
+//! - [`format_e`], [`write_e`]: `strconv.FormatFloat(v, 'e', -1, 64)`:
+//!   shortest digits, always an exponent of at least two digits (`1e-07`,
+//!   `1.5e+21`).
 //! - [`quote`], [`quote_into`]: `strconv.Quote` (`%q`).
 //!
-//! All float forms start from Rust's shortest round-trip digits (`{:e}`),
-//! which are the digits Go's shortest formatting chooses too.
+//! All float forms start from the shortest round-trip digits that `ryu`
+//! computes (the closest shortest decimal, which is what Go's shortest
+//! formatting chooses too), taken from `ryu`'s text on the stack: the
+//! `write_*` forms append to a string without allocating, which is what
+//! query responses with many thousands of values need.
 
 use std::fmt::Write as _;
 
-/// Shortest decimal digits of a finite `v` and its decimal point position:
-/// `v = ±0.d1d2… × 10^dp`. Zero gives `("0", 1)`.
-fn shortest_digits(v: f64) -> (bool, String, i32) {
-    let s = format!("{:e}", v.abs());
-    let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    (v.is_sign_negative(), digits, exp + 1)
+/// Shortest round-trip decimal digits of a finite float without leading or
+/// trailing zeros, and the decimal point position: `|v| = 0.d1d2… ×
+/// 10^dp`. Zero is the digit `0` with `dp = 1`.
+struct Digits {
+    buf: [u8; 32],
+    len: usize,
+    dp: i32,
+}
+
+impl Digits {
+    fn of(v: f64) -> Self {
+        let mut text = ryu::Buffer::new();
+        let s = text.format_finite(v.abs()).as_bytes();
+        let (mantissa, exp) = match s.iter().position(|&b| b == b'e') {
+            Some(i) => (&s[..i], parse_exponent(&s[i + 1..])),
+            None => (s, 0),
+        };
+        let mut d = Self { buf: [0; 32], len: 0, dp: exp };
+        let mut before_point = true;
+        for &b in mantissa {
+            if b == b'.' {
+                before_point = false;
+                continue;
+            }
+            if before_point {
+                d.dp += 1;
+            }
+            if d.len == 0 && b == b'0' {
+                // A leading zero moves the point left.
+                d.dp -= 1;
+                continue;
+            }
+            d.buf[d.len] = b;
+            d.len += 1;
+        }
+        while d.len > 0 && d.buf[d.len - 1] == b'0' {
+            d.len -= 1;
+        }
+        if d.len == 0 {
+            d.buf[0] = b'0';
+            d.len = 1;
+            d.dp = 1;
+        }
+        d
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).expect("ryu writes ASCII digits")
+    }
+}
+
+/// The exponent of `ryu`'s scientific form (`e-7`, `e21`).
+fn parse_exponent(s: &[u8]) -> i32 {
+    let (negative, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, s),
+    };
+    let magnitude = digits.iter().fold(0i32, |acc, &b| acc * 10 + i32::from(b - b'0'));
+    if negative {
+        -magnitude
+    } else {
+        magnitude
+    }
 }
 
 /// Non-finite values as Go's `fmt` prints them.
@@ -63,38 +123,53 @@ fn write_fixed(out: &mut String, digits: &str, dp: i32) {
 
 /// Go's `%g` (and `%v`) of a float64.
 pub fn format_g(v: f64) -> String {
-    format_with(v, |out, digits, dp| {
+    let mut out = String::new();
+    write_with(&mut out, v, |out, digits, dp| {
         if (-4..6).contains(&(dp - 1)) {
             write_fixed(out, digits, dp);
         } else {
             write_exp(out, digits, dp);
         }
-    })
+    });
+    out
 }
 
 /// Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
 pub fn format_f(v: f64) -> String {
-    format_with(v, write_fixed)
+    let mut out = String::new();
+    write_f(&mut out, v);
+    out
+}
+
+/// Appends Go's `strconv.FormatFloat(v, 'f', -1, 64)` to `out`.
+pub fn write_f(out: &mut String, v: f64) {
+    write_with(out, v, write_fixed);
 }
 
 /// Go's `strconv.FormatFloat(v, 'e', -1, 64)`.
 pub fn format_e(v: f64) -> String {
-    format_with(v, write_exp)
+    let mut out = String::new();
+    write_e(&mut out, v);
+    out
 }
 
-/// `NaN`, `+Inf`, `-Inf`, or the sign followed by what `write` makes of the
-/// shortest digits of `v` and their decimal point position.
-fn format_with(v: f64, write: impl FnOnce(&mut String, &str, i32)) -> String {
+/// Appends Go's `strconv.FormatFloat(v, 'e', -1, 64)` to `out`.
+pub fn write_e(out: &mut String, v: f64) {
+    write_with(out, v, write_exp);
+}
+
+/// Appends `NaN`, `+Inf`, `-Inf`, or the sign followed by what `write`
+/// makes of the shortest digits of `v` and their decimal point position.
+fn write_with(out: &mut String, v: f64, write: impl FnOnce(&mut String, &str, i32)) {
     if let Some(s) = non_finite(v) {
-        return s.to_string();
+        out.push_str(s);
+        return;
     }
-    let (neg, digits, dp) = shortest_digits(v);
-    let mut out = String::with_capacity(digits.len() + 8);
-    if neg {
+    let digits = Digits::of(v);
+    if v.is_sign_negative() {
         out.push('-');
     }
-    write(&mut out, &digits, dp);
-    out
+    write(out, digits.as_str(), digits.dp);
 }
 
 /// Writes `digits` (point after `dp` digits) as `d.ddde±XX`.
@@ -107,7 +182,11 @@ fn write_exp(out: &mut String, digits: &str, dp: i32) {
     }
     out.push('e');
     out.push(if exp < 0 { '-' } else { '+' });
-    let _ = write!(out, "{:02}", exp.unsigned_abs());
+    let magnitude = exp.unsigned_abs();
+    if magnitude < 10 {
+        out.push('0');
+    }
+    out.push_str(itoa::Buffer::new().format(magnitude));
 }
 
 /// Whether Go's `strconv.IsPrint` holds for `c`: graphic characters and the
@@ -264,6 +343,36 @@ mod tests {
         for (v, want) in cases {
             assert_eq!(format_e(*v), *want, "{v:?}");
         }
+    }
+
+    /// The digits and exponent of std's shortest `{:e}` form.
+    fn std_digits(v: f64) -> (String, i32) {
+        let s = format!("{:e}", v.abs());
+        let (mantissa, exp) = s.split_once('e').expect("exponent");
+        (mantissa.replace('.', ""), exp.parse::<i32>().expect("number") + 1)
+    }
+
+    #[test]
+    fn shortest_digits_round_trip_and_are_as_short_as_std() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+        let edges = [0.0, 1.0, 0.1, 1e-5, 1e-6, 1e-7, 1e15, 1e16, 1e17, 1e21, 1e22, 123456789012345680.0, 5e-324];
+        let randoms: Vec<f64> = (0..200_000).map(|_| f64::from_bits(rng.gen::<u64>())).collect();
+        let counters: Vec<f64> = (0..50_000).map(|_| rng.gen_range(0..1u64 << 53) as f64 / 1000.0).collect();
+        for v in edges.into_iter().chain(randoms).chain(counters).filter(|v| v.is_finite()) {
+            let d = Digits::of(v);
+            let text = format!("0.{}e{}", d.as_str(), d.dp);
+            assert_eq!(text.parse::<f64>().expect("a number"), v.abs(), "{v:e} as {text}");
+            assert_eq!(d.as_str().len(), std_digits(v).0.len(), "{v:e}");
+        }
+    }
+
+    #[test]
+    fn exact_ties_round_to_even_like_go() {
+        // -153622082178829.125 is exactly between the 17-digit candidates;
+        // Go (and ryu) pick the even one, std's `{:e}` the odd one.
+        assert_eq!(format_f(-1.5362208217882913e14), "-153622082178829.12");
+        assert_eq!(format_e(-1.5362208217882913e14), "-1.5362208217882912e+14");
     }
 
     #[test]
