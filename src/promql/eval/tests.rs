@@ -705,31 +705,3 @@ fn blocked_evaluation_matches_a_reference_across_block_boundaries() {
         .collect();
     assert_eq!(m, vec![("{}".to_string(), sums)]);
 }
-
-/// Timing of range queries over 100k series (run with `--ignored --nocapture`).
-#[test]
-#[ignore]
-fn perf_range_queries_over_100k_series() {
-    let n = 100_000;
-    let series: Vec<_> = (0..n)
-        .map(|i| {
-            let i = i.to_string();
-            ser("x", &[("instance", &i), ("job", "j")], &every(0, 3600, 15, |t| t as f64))
-        })
-        .collect();
-    let q = Mem::new(series);
-    for query in [
-        "x",
-        "count_over_time(x[5m])",
-        "abs(x)",
-        "sum(x)",
-        "x * 2",
-        "label_replace(x, \"a\", \"b\", \"job\", \".*\")",
-        "-x",
-        "count_over_time(x[5m:1m])",
-    ] {
-        let t = std::time::Instant::now();
-        let m = range(&q, query, 600 * S, 3600 * S, 15 * S);
-        eprintln!("{query:50} {:>8.3}s  {} series", t.elapsed().as_secs_f64(), m.len());
-    }
-}
