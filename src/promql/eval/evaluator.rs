@@ -569,6 +569,8 @@ impl<'a> Evaluator<'a> {
             let mut per_input = PerInputSeries::new(if range.is_some() { block.len() } else { 0 }, n);
             let mut cur = vec![0usize; block.len()];
             let mut windows = Windows::new(if range.is_some() { block.len() } else { 0 });
+            // `step` indexes the step grid; `per_step` is empty for range functions.
+            #[allow(clippy::needless_range_loop)]
             for step in 0..n {
                 self.limits.tick()?;
                 let ts = g.ts(step);
