@@ -665,6 +665,20 @@ mod tests {
         assert_eq!(t.whole_keys(&record("a")), t.whole_keys(&record("a")));
     }
 
+    /// A one-sample shard-lane item of tenant `t` holding `body`.
+    fn shard_item(seq: u64, body: Vec<u8>) -> Item {
+        Item {
+            seq,
+            record: Record {
+                lane: Lane::Shard(0),
+                tenant: "t".into(),
+                samples: 1,
+                series: Vec::new(),
+                body: body.into(),
+            },
+        }
+    }
+
     #[test]
     fn merged_bodies_hold_every_series() {
         let item = |seq, name: &str| {
@@ -677,16 +691,7 @@ mod tests {
                 ..Default::default()
             };
             let body = snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).expect("snappy");
-            Item {
-                seq,
-                record: Record {
-                    lane: Lane::Shard(0),
-                    tenant: "t".into(),
-                    samples: 1,
-                    series: Vec::new(),
-                    body: body.into(),
-                },
-            }
+            shard_item(seq, body)
         };
         let body = merge(&[item(0, "a"), item(1, "b")]).expect("merge");
         let raw = snap::raw::Decoder::new().decompress_vec(&body).expect("snappy");
@@ -708,16 +713,7 @@ mod tests {
             .enumerate()
             .map(|(seq, part)| {
                 let body = snap::raw::Encoder::new().compress_vec(part).expect("snappy");
-                Item {
-                    seq: seq as u64,
-                    record: Record {
-                        lane: Lane::Shard(0),
-                        tenant: "t".into(),
-                        samples: 1,
-                        series: Vec::new(),
-                        body: body.into(),
-                    },
-                }
+                shard_item(seq as u64, body)
             })
             .collect();
         let joined = merge(&batch).expect("merge");
