@@ -1,12 +1,20 @@
-//! Where queries run: on a blocking thread, at most `query.max_concurrency`
-//! at once, within a deadline that covers waiting for a slot and
-//! evaluation (the configured `query.timeout`, lowered by a request's
-//! `timeout` parameter).
+//! Where queries run: on the thread that serves the request, at most
+//! `query.max_concurrency` at once, within a deadline that covers waiting
+//! for a slot and evaluation (the configured `query.timeout`, lowered by a
+//! request's `timeout` parameter).
 //!
-//! The slot is held by the blocking job itself, so a query whose client
-//! went away or whose deadline passed keeps its slot until the evaluator
-//! stops (it checks the same deadline through `EngineOptions::timeout`):
-//! the limit bounds the CPU really in use, not only the requests waiting.
+//! Storage reads and evaluation block, so they run under
+//! `tokio::task::block_in_place`: the runtime hands this worker's other
+//! tasks to another thread while the request's thread goes on with the
+//! job. Unlike `spawn_blocking` there is no hand-off to a parked thread
+//! and back on the request's path, which on an idle server cost more than
+//! a small metadata call itself. This needs the multi-threaded runtime,
+//! which `main` builds.
+//!
+//! The slot is held while the job runs, so a query whose client went away
+//! or whose deadline passed keeps its slot until the evaluator stops (it
+//! checks the same deadline through `EngineOptions::timeout`): the limit
+//! bounds the CPU really in use, not only the requests waiting.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +24,7 @@ use tokio::time::Instant;
 
 use super::response::ApiError;
 use crate::config::QueryConfig;
+use crate::promql::eval::evaluator::TIMED_OUT;
 use crate::promql::{EngineOptions, QueryError};
 
 /// Runs queries within the configured limits.
@@ -58,14 +67,13 @@ impl QueryExecutor {
         }
     }
 
-    /// Runs `job` on a blocking thread once a slot is free, giving it
-    /// `opts` with the time left of `timeout` after waiting. Waiting past
-    /// the deadline is `query timed out in query queue`, running past it
-    /// `query timed out in expression evaluation` (Prometheus's texts).
+    /// Runs `job` once a slot is free, giving it `opts` with the time left
+    /// of `timeout` after waiting. Waiting past the deadline is `query
+    /// timed out in query queue`, finishing past it `query timed out in
+    /// expression evaluation` (Prometheus's texts).
     pub async fn run<T, F>(&self, timeout: Duration, mut opts: EngineOptions, job: F) -> Result<T, QueryError>
     where
-        T: Send + 'static,
-        F: FnOnce(EngineOptions) -> Result<T, QueryError> + Send + 'static,
+        F: FnOnce(EngineOptions) -> Result<T, QueryError>,
     {
         let deadline = Instant::now() + timeout;
         let permit = match tokio::time::timeout_at(deadline, self.slots.clone().acquire_owned()).await {
@@ -77,26 +85,19 @@ impl QueryExecutor {
         if opts.timeout.is_zero() {
             return Err(QueryError::Timeout("query timed out in query queue".into()));
         }
-        let handle = tokio::task::spawn_blocking(move || {
-            let _slot = permit;
-            job(opts)
-        });
-        match tokio::time::timeout_at(deadline, handle).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(e)) => Err(QueryError::Internal(format!("query evaluation failed: {e}"))),
-            Err(_) => Err(QueryError::Timeout("query timed out in expression evaluation".into())),
+        let result = tokio::task::block_in_place(|| job(opts));
+        drop(permit);
+        if Instant::now() > deadline {
+            return Err(QueryError::Timeout(TIMED_OUT.into()));
         }
+        result
     }
 }
 
-/// Runs storage reads of a metadata call (series, labels, …) on a
-/// blocking thread; they are not queries and take no slot.
-pub async fn blocking<T, F>(job: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
-{
-    tokio::task::spawn_blocking(job).await.map_err(|e| ApiError::internal(format!("reading storage failed: {e}")))?
+/// Runs the storage reads of a metadata call (series, labels, …); they
+/// are not queries and take no slot.
+pub fn blocking<T>(job: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
+    tokio::task::block_in_place(job)
 }
 
 #[cfg(test)]
@@ -120,7 +121,7 @@ mod tests {
         assert_eq!(e.engine_options(None).max_samples, 50_000_000);
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn runs_jobs_and_times_out_in_queue_and_in_evaluation() {
         let e = Arc::new(executor(1, Duration::from_secs(10)));
         let opts = e.engine_options(None);

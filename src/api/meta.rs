@@ -86,7 +86,7 @@ async fn find_series(state: &AppState, req: ApiRequest) -> Result<ApiSuccess, Ap
     }
     let r = range_and_limit(p)?;
     let sets = parse_matcher_sets(&selectors).map_err(|e| ApiError::invalid_param("match[]", e))?;
-    let found = blocking(move || {
+    let found = blocking(|| {
         let federated = req.tenants.len() > 1;
         let mut all: Vec<Labels> = Vec::new();
         for set in &sets {
@@ -100,8 +100,7 @@ async fn find_series(state: &AppState, req: ApiRequest) -> Result<ApiSuccess, Ap
             all.dedup();
         }
         Ok(all)
-    })
-    .await?;
+    })?;
     let (found, warning) = limited(found, r.limit);
     let mut data = String::from("[");
     for (i, labels) in found.iter().enumerate() {
@@ -124,7 +123,7 @@ async fn find_label_names(state: &AppState, req: ApiRequest) -> Result<ApiSucces
     let db = state.db()?;
     let r = range_and_limit(&req.params)?;
     let sets = parse_matcher_sets(&req.params.all("match[]")).map_err(ApiError::bad_data)?;
-    let names = blocking(move || {
+    let names = blocking(|| {
         Ok(union(&sets, |set| {
             per_tenant(&req.tenants, set, |tenant, own| {
                 let mut names = db.querier(tenant.as_str(), r.start, r.end).label_names(own)?;
@@ -134,8 +133,7 @@ async fn find_label_names(state: &AppState, req: ApiRequest) -> Result<ApiSucces
                 Ok(names)
             })
         })?)
-    })
-    .await?;
+    })?;
     let (names, warning) = limited(names, r.limit);
     Ok(with_warning(ApiSuccess::json(&names)?, warning))
 }
@@ -151,7 +149,7 @@ async fn find_label_values(state: &AppState, raw_name: &str, req: ApiRequest) ->
     let name = label_name_from_path(raw_name)?;
     let r = range_and_limit(&req.params)?;
     let sets = parse_matcher_sets(&req.params.all("match[]")).map_err(ApiError::bad_data)?;
-    let values = blocking(move || {
+    let values = blocking(|| {
         let tenant_ids = req.tenants.len() > 1 && name == TENANT_LABEL;
         Ok(union(&sets, |set| {
             per_tenant(&req.tenants, set, |tenant, own| {
@@ -163,8 +161,7 @@ async fn find_label_values(state: &AppState, raw_name: &str, req: ApiRequest) ->
                 Ok(if has_series { vec![tenant.to_string()] } else { Vec::new() })
             })
         })?)
-    })
-    .await?;
+    })?;
     let (values, warning) = limited(values, r.limit);
     Ok(with_warning(ApiSuccess::json(&values)?, warning))
 }
@@ -236,7 +233,7 @@ async fn find_metadata(state: &AppState, req: ApiRequest) -> Result<ApiSuccess, 
         None => -1,
     };
     let metric = p.get("metric").map(str::to_owned);
-    let entries = blocking(move || {
+    let entries = blocking(|| {
         let mut all = Vec::new();
         for tenant in &req.tenants {
             all.extend(db.querier(tenant.as_str(), MIN_TIME_MS, MAX_TIME_MS).metadata(metric.as_deref())?);
@@ -244,8 +241,7 @@ async fn find_metadata(state: &AppState, req: ApiRequest) -> Result<ApiSuccess, 
         // Families in order, so that several tenants' entries group.
         all.sort_by(|a, b| a.metric_family.cmp(&b.metric_family));
         Ok(all)
-    })
-    .await?;
+    })?;
     let mut out: BTreeMap<String, Vec<MetadataEntry>> = BTreeMap::new();
     for m in entries {
         if limit >= 0 && out.len() as i64 >= limit && !out.contains_key(&m.metric_family) {
@@ -286,7 +282,7 @@ async fn find_exemplars(state: &AppState, req: ApiRequest, text: String) -> Resu
         .into_iter()
         .map(|vs| selector_matchers(vs).map_err(|e| ApiError::bad_data(e.message())))
         .collect::<Result<Vec<_>, _>>()?;
-    let found = blocking(move || {
+    let found = blocking(|| {
         let querier = db.querier(req.tenant.as_str(), start, end);
         let mut by_series = BTreeMap::new();
         for set in &sets {
@@ -295,8 +291,7 @@ async fn find_exemplars(state: &AppState, req: ApiRequest, text: String) -> Resu
             }
         }
         Ok(by_series)
-    })
-    .await?;
+    })?;
     let mut data = String::from("[");
     for (i, (series, exemplars)) in found.iter().enumerate() {
         if i > 0 {

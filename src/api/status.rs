@@ -173,7 +173,7 @@ async fn tsdb_status(state: &AppState, req: ApiRequest) -> Result<ApiSuccess, Ap
     if limit > MAX_TOP {
         return Err(ApiError::bad_data(format!("limit must not exceed {MAX_TOP}")));
     }
-    let status = blocking(move || Ok(cardinality(&db, req.tenant.as_str(), limit)?)).await?;
+    let status = blocking(|| Ok(cardinality(&db, req.tenant.as_str(), limit)?))?;
     ApiSuccess::json(&status)
 }
 
