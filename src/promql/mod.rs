@@ -12,6 +12,7 @@
 //! | [`error`] | query errors and their Prometheus `errorType` |
 //! | [`annotations`] | warnings and infos attached to a result |
 //! | `literals` | string literals Go decodes to bytes that are not UTF-8 (refused) |
+//! | `parse` | query text to AST, through a cache of recent texts |
 //! | [`series_desc`] | series descriptions (`up{job="a"} 0+1x10 _ stale`) of PromQL test scripts and rule unit tests |
 //! | [`storage`] | the [`Queryable`] source of raw series, and its implementation over [`rampart_storage::Db`] |
 //! | [`eval`] | the evaluator: selectors, lookback and staleness, `offset`/`@`, subqueries, aggregations, binary operators |
@@ -24,6 +25,7 @@ pub mod eval;
 pub mod functions;
 pub mod gocompat;
 mod literals;
+mod parse;
 pub mod series_desc;
 pub mod storage;
 pub mod value;
@@ -31,14 +33,6 @@ pub mod value;
 pub use annotations::{Annotation, AnnotationKind, Annotations};
 pub use error::QueryError;
 pub use eval::{Engine, EngineOptions, QueryOutput};
+pub use parse::parse;
 pub use storage::{Queryable, RawSeries, TenantStorage};
 pub use value::{Point, Sample, Series, Value};
-
-/// Parses a PromQL expression, mapping syntax errors to `bad_data`. The
-/// parser also knows the 2.x function name `holt_winters`.
-pub fn parse(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
-    static EXTENSIONS: std::sync::Once = std::sync::Once::new();
-    EXTENSIONS.call_once(functions::register_parser_extensions);
-    literals::check_utf8(query)?;
-    promql_parser::parser::parse(query).map_err(|e| QueryError::BadData(format!("1:1: parse error: {e}")))
-}
