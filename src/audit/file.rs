@@ -113,6 +113,13 @@ impl ChainFile {
     pub fn sync(&self) -> io::Result<()> {
         self.file.sync_data()
     }
+
+    /// A handle on the current file that fsyncs it without borrowing this
+    /// writer (records written later through `append` may or may not be
+    /// covered).
+    pub fn sync_handle(&self) -> io::Result<File> {
+        self.file.try_clone()
+    }
 }
 
 /// The link of the last complete record of `path` (none when it holds no

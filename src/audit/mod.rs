@@ -11,8 +11,9 @@
 //! Recording never fails the request it records: a write error is logged
 //! and counted (`rampart_audit_write_failures_total`, which the
 //! self-monitoring rules alert on). Records of admin actions, reloads, rule
-//! changes and refusals are fsynced before the call returns; reads are
-//! fsynced at most [`READ_SYNC_PERIOD`] apart, so a machine crash loses at
+//! changes and refusals are fsynced before the call returns. Reads are
+//! fsynced by a background thread at most [`READ_SYNC_PERIOD`] after they
+//! are written, so no query waits for the disk and a machine crash loses at
 //! most that much of the read trail and nothing of the rest.
 //!
 //! | module | owns |
@@ -28,8 +29,8 @@ pub mod verify;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde::Serialize;
@@ -39,7 +40,7 @@ use crate::telemetry::series::Counter;
 
 /// Version of the record format (see `chain`).
 const FORMAT_VERSION: u32 = 1;
-/// Longest time a read record waits for an fsync.
+/// Longest time a read record stays unsynced.
 pub const READ_SYNC_PERIOD: Duration = Duration::from_secs(1);
 
 /// What a request or operation did, as the audit log names it.
@@ -140,7 +141,8 @@ struct Inner {
 
 struct Writer {
     file: file::ChainFile,
-    last_sync: Instant,
+    /// Records were written since the last fsync.
+    unsynced: bool,
 }
 
 impl AuditLog {
@@ -165,7 +167,7 @@ impl AuditLog {
         tracing::info!(dir = %dir.display(), head_seq = file.last.seq, head_sha256 = %file.last.hash, "audit log open");
         let inner = Inner {
             head_seq: AtomicU64::new(file.last.seq),
-            file: Mutex::new(Writer { file, last_sync: Instant::now() }),
+            file: Mutex::new(Writer { file, unsynced: false }),
             records: Counter::new(
                 "rampart_audit_records_total",
                 "Records appended to the audit log, by action and outcome.",
@@ -173,7 +175,9 @@ impl AuditLog {
             ),
             write_failures: AtomicU64::new(0),
         };
-        let log = Self { inner: Some(Arc::new(inner)) };
+        let inner = Arc::new(inner);
+        spawn_read_syncer(Arc::downgrade(&inner))?;
+        let log = Self { inner: Some(inner) };
         if let Some(torn) = torn {
             tracing::warn!(file = %torn.file.display(), bytes = torn.bytes, "audit log ended in a partial record; cut it");
             log.record(AuditEvent {
@@ -199,13 +203,10 @@ impl AuditLog {
         let mut writer = inner.file.lock();
         let (line, link) = chain::encode(&event, &time, &writer.file.last);
         let seq = link.seq;
-        let sync =
-            !matches!(event.action, Action::Query | Action::Read) || writer.last_sync.elapsed() >= READ_SYNC_PERIOD;
+        let sync = !matches!(event.action, Action::Query | Action::Read);
         match writer.file.append(&line, link, sync) {
             Ok(()) => {
-                if sync {
-                    writer.last_sync = Instant::now();
-                }
+                writer.unsynced = !sync;
                 inner.head_seq.store(seq, Ordering::Relaxed);
                 inner.records.add([event.action.as_str(), event.outcome.as_str()], 1);
             }
@@ -226,9 +227,13 @@ impl AuditLog {
     /// Forces every record written so far to disk (at shutdown).
     pub fn sync(&self) {
         if let Some(inner) = &self.inner {
-            if let Err(e) = inner.file.lock().file.sync() {
-                inner.write_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, "syncing the audit log failed");
+            let mut writer = inner.file.lock();
+            match writer.file.sync() {
+                Ok(()) => writer.unsynced = false,
+                Err(e) => {
+                    inner.write_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(error = %e, "syncing the audit log failed");
+                }
             }
         }
     }
@@ -251,5 +256,78 @@ impl AuditLog {
             "Sequence number of the last audit record.",
             inner.head_seq.load(Ordering::Relaxed),
         );
+    }
+}
+
+impl Inner {
+    /// Fsyncs the records written since the last fsync, without holding
+    /// the writer while the disk works: appends go on meanwhile, and the
+    /// ones the fsync may miss leave `unsynced` set for the next round.
+    fn sync_reads(&self) {
+        let handle = {
+            let mut writer = self.file.lock();
+            if !writer.unsynced {
+                return;
+            }
+            writer.unsynced = false;
+            writer.file.sync_handle()
+        };
+        if let Err(e) = handle.and_then(|f| f.sync_data()) {
+            self.file.lock().unsynced = true;
+            self.write_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(error = %e, "syncing the audit log failed");
+        }
+    }
+}
+
+/// Starts the thread that fsyncs read records every [`READ_SYNC_PERIOD`];
+/// it ends once the log is dropped.
+fn spawn_read_syncer(inner: Weak<Inner>) -> anyhow::Result<()> {
+    std::thread::Builder::new()
+        .name("audit-sync".into())
+        .spawn(move || loop {
+            std::thread::sleep(READ_SYNC_PERIOD);
+            match inner.upgrade() {
+                Some(inner) => inner.sync_reads(),
+                None => return,
+            }
+        })
+        .map_err(|e| anyhow::anyhow!("starting the audit log's sync thread: {e}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(action: Action) -> AuditEvent {
+        AuditEvent {
+            principal: "grafana".into(),
+            tenant: "team-a".into(),
+            action,
+            target: "GET /api/v1/query up".into(),
+            outcome: Outcome::Success,
+            source: None,
+        }
+    }
+
+    #[test]
+    fn reads_wait_for_the_sync_thread_and_other_records_are_synced_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = AuditLog::open(&AuditConfig::default(), dir.path()).expect("open");
+        let inner = log.inner.clone().expect("enabled");
+        let unsynced = || inner.file.lock().unsynced;
+
+        log.record(event(Action::Query));
+        assert!(unsynced(), "a read is written without an fsync");
+        inner.sync_reads();
+        assert!(!unsynced(), "the sync thread's round covers it");
+
+        log.record(event(Action::Read));
+        log.record(event(Action::Admin));
+        assert!(!unsynced(), "an admin record is synced with the reads before it");
+        assert_eq!(log.head_seq(), Some(3));
+        let written = std::fs::read_to_string(dir.path().join("audit").join(file::file_name(1))).expect("read");
+        assert_eq!(written.lines().count(), 3);
     }
 }
