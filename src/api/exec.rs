@@ -3,13 +3,14 @@
 //! for a slot and evaluation (the configured `query.timeout`, lowered by a
 //! request's `timeout` parameter).
 //!
-//! Storage reads and evaluation block, so they run under
+//! Evaluation and reads that go to disk block, so they run under
 //! `tokio::task::block_in_place`: the runtime hands this worker's other
 //! tasks to another thread while the request's thread goes on with the
 //! job. Unlike `spawn_blocking` there is no hand-off to a parked thread
-//! and back on the request's path, which on an idle server cost more than
-//! a small metadata call itself. This needs the multi-threaded runtime,
-//! which `main` builds.
+//! and back on the request's path. This needs the multi-threaded runtime,
+//! which `main` builds. Series, label name and label value calls do not
+//! come here: they read the in-memory index (`crate::api::meta`), which
+//! takes tens of microseconds, less than even this hand-over costs.
 //!
 //! The slot is held while the job runs, so a query whose client went away
 //! or whose deadline passed keeps its slot until the evaluator stops (it
@@ -94,8 +95,8 @@ impl QueryExecutor {
     }
 }
 
-/// Runs the storage reads of a metadata call (series, labels, …); they
-/// are not queries and take no slot.
+/// Runs the storage reads of a call that goes to disk but is not a query
+/// (metadata, exemplars, cardinality); it takes no slot.
 pub fn blocking<T>(job: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
     tokio::task::block_in_place(job)
 }
