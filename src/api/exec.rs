@@ -3,14 +3,17 @@
 //! for a slot and evaluation (the configured `query.timeout`, lowered by a
 //! request's `timeout` parameter).
 //!
-//! Evaluation and reads that go to disk block, so they run under
+//! Evaluation blocks. A [`Weight::Heavy`] query runs under
 //! `tokio::task::block_in_place`: the runtime hands this worker's other
 //! tasks to another thread while the request's thread goes on with the
-//! job. Unlike `spawn_blocking` there is no hand-off to a parked thread
-//! and back on the request's path. This needs the multi-threaded runtime,
-//! which `main` builds. Series, label name and label value calls do not
-//! come here: they read the in-memory index (`crate::api::meta`), which
-//! takes tens of microseconds, less than even this hand-over costs.
+//! job (unlike `spawn_blocking`, with no hand-off to a parked thread and
+//! back on the request's path). A [`Weight::Light`] one, which reads few
+//! series over few steps, runs as it is: handing the worker over cost
+//! more than such a query (it doubled the CPU time and the latency of
+//! `sum by (job) (up)` on 38 series). Reads that go to disk outside
+//! queries ([`blocking`]) always hand the worker over; series, label name
+//! and label value calls never do (`crate::api::meta`). This needs the
+//! multi-threaded runtime, which `main` builds.
 //!
 //! The slot is held while the job runs, so a query whose client went away
 //! or whose deadline passed keeps its slot until the evaluator stops (it
@@ -23,10 +26,41 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use promql_parser::parser::Expr;
+
 use super::response::ApiError;
 use crate::config::QueryConfig;
 use crate::promql::eval::evaluator::TIMED_OUT;
+use crate::promql::storage::{vector_selectors, FederatedStorage};
 use crate::promql::{EngineOptions, QueryError};
+
+/// Most series, summed over a query's selectors, of a light query.
+const LIGHT_SERIES: usize = 1_000;
+/// Most series times steps of a light query.
+const LIGHT_SERIES_STEPS: usize = 50_000;
+
+/// How much a query is expected to read, which decides where it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Weight {
+    /// At most [`LIGHT_SERIES`] series and [`LIGHT_SERIES_STEPS`] series
+    /// times steps: it runs on the worker thread itself.
+    Light,
+    /// Anything more: the worker is handed over while it runs.
+    Heavy,
+}
+
+impl Weight {
+    /// Weighs `expr` evaluated at `steps` steps from the index alone, with
+    /// an upper bound on the series each selector reads.
+    pub fn of(storage: &FederatedStorage<'_>, expr: &Expr, steps: usize) -> Self {
+        let series: usize = vector_selectors(expr).into_iter().map(|vs| storage.series_bound(vs)).sum();
+        if series <= LIGHT_SERIES && series.saturating_mul(steps.max(1)) <= LIGHT_SERIES_STEPS {
+            Self::Light
+        } else {
+            Self::Heavy
+        }
+    }
+}
 
 /// Runs queries within the configured limits.
 #[derive(Debug)]
@@ -68,11 +102,17 @@ impl QueryExecutor {
         }
     }
 
-    /// Runs `job` once a slot is free, giving it `opts` with the time left
-    /// of `timeout` after waiting. Waiting past the deadline is `query
+    /// Runs `job` once a slot is free, where its `weight` says, giving it
+    /// `opts` with the time left of `timeout` after waiting. Waiting past the deadline is `query
     /// timed out in query queue`, finishing past it `query timed out in
     /// expression evaluation` (Prometheus's texts).
-    pub async fn run<T, F>(&self, timeout: Duration, mut opts: EngineOptions, job: F) -> Result<T, QueryError>
+    pub async fn run<T, F>(
+        &self,
+        timeout: Duration,
+        weight: Weight,
+        mut opts: EngineOptions,
+        job: F,
+    ) -> Result<T, QueryError>
     where
         F: FnOnce(EngineOptions) -> Result<T, QueryError>,
     {
@@ -86,7 +126,10 @@ impl QueryExecutor {
         if opts.timeout.is_zero() {
             return Err(QueryError::Timeout("query timed out in query queue".into()));
         }
-        let result = tokio::task::block_in_place(|| job(opts));
+        let result = match weight {
+            Weight::Light => job(opts),
+            Weight::Heavy => tokio::task::block_in_place(|| job(opts)),
+        };
         drop(permit);
         if Instant::now() > deadline {
             return Err(QueryError::Timeout(TIMED_OUT.into()));
@@ -103,7 +146,51 @@ pub fn blocking<T>(job: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiEr
 
 #[cfg(test)]
 mod tests {
+    use rampart_storage::{AppendBatch, Db, FsyncPolicy, Options, Sample};
+
     use super::*;
+
+    /// A store holding `jobs` x `instances` series of `up` and one of
+    /// `build_info`, in tenant `team-a`.
+    fn store(dir: &std::path::Path, jobs: usize, instances: usize) -> Db {
+        let db = Db::open(Options { wal_fsync: FsyncPolicy::Never, ..Options::new(dir) }).expect("open");
+        let mut batch = AppendBatch::new();
+        let sample = [Sample { t: 1_000, v: 1.0 }];
+        for job in 0..jobs {
+            for instance in 0..instances {
+                let (job, instance) = (format!("job-{job}"), format!("10.0.0.{instance}"));
+                batch.push([("__name__", "up"), ("instance", instance.as_str()), ("job", job.as_str())], &sample, []);
+            }
+        }
+        batch.push([("__name__", "build_info"), ("version", "1")], &sample, []);
+        db.append("team-a", &batch, 1_000).expect("append");
+        db
+    }
+
+    #[test]
+    fn a_query_is_light_when_its_selectors_bound_few_series_over_few_steps() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = store(dir.path(), 3, 400);
+        let tenants = [crate::tenant::from_header(Some("team-a")).expect("tenant")];
+        let storage = FederatedStorage::new(&db, &tenants);
+        let weigh = |q: &str, steps| Weight::of(&storage, &crate::promql::parse(q).expect("parses"), steps);
+
+        assert_eq!(weigh(r#"up{job="job-1"}"#, 1), Weight::Light, "400 series");
+        assert_eq!(weigh(r#"up{job="job-1"}"#, 125), Weight::Light, "400 x 125 series steps");
+        assert_eq!(weigh(r#"up{job="job-1"}"#, 126), Weight::Heavy, "over the series steps");
+        assert_eq!(weigh("up", 1), Weight::Heavy, "1,200 series");
+        assert_eq!(weigh(r#"sum(rate(up{job="job-1"}[5m])) / sum(up{job="job-2"})"#, 1), Weight::Light, "800 series");
+        assert_eq!(weigh(r#"up{job="job-1"} + up{job="job-2"} + up{job="job-0"}"#, 1), Weight::Heavy, "1,200 series");
+        assert_eq!(weigh(r#"up{job=~"job-1"}"#, 1), Weight::Heavy, "a regex bounds nothing: every series");
+        assert_eq!(weigh(r#"up{job="job-9"}"#, 1_000_000), Weight::Light, "no series");
+        assert_eq!(weigh("build_info", 1), Weight::Light);
+        assert_eq!(weigh("vector(1)", 11_000), Weight::Light, "no selector");
+        let other = [crate::tenant::from_header(Some("team-b")).expect("tenant")];
+        assert_eq!(
+            Weight::of(&FederatedStorage::new(&db, &other), &crate::promql::parse("up").unwrap(), 1),
+            Weight::Light
+        );
+    }
 
     fn executor(concurrency: usize, timeout: Duration) -> QueryExecutor {
         QueryExecutor::new(QueryConfig { max_concurrency: concurrency, timeout, ..QueryConfig::default() })
@@ -127,7 +214,8 @@ mod tests {
         let e = Arc::new(executor(1, Duration::from_secs(10)));
         let opts = e.engine_options(None);
         assert_eq!(
-            e.run(Duration::from_secs(1), opts.clone(), |o| Ok(o.timeout <= Duration::from_secs(1))).await,
+            e.run(Duration::from_secs(1), Weight::Light, opts.clone(), |o| Ok(o.timeout <= Duration::from_secs(1)))
+                .await,
             Ok(true)
         );
 
@@ -137,7 +225,7 @@ mod tests {
             let e = e.clone();
             let opts = opts.clone();
             tokio::spawn(async move {
-                e.run(Duration::from_secs(5), opts, move |_| {
+                e.run(Duration::from_secs(5), Weight::Heavy, opts, move |_| {
                     let _ = rx.recv();
                     Ok(())
                 })
@@ -145,13 +233,13 @@ mod tests {
             })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let queued = e.run(Duration::from_millis(50), opts.clone(), |_| Ok(())).await;
+        let queued = e.run(Duration::from_millis(50), Weight::Light, opts.clone(), |_| Ok(())).await;
         assert_eq!(queued, Err(QueryError::Timeout("query timed out in query queue".into())));
         tx.send(()).expect("release");
         assert_eq!(busy.await.expect("join"), Ok(()));
 
         let slow = e
-            .run(Duration::from_millis(50), opts, |_| {
+            .run(Duration::from_millis(50), Weight::Heavy, opts, |_| {
                 std::thread::sleep(Duration::from_millis(300));
                 Ok(())
             })

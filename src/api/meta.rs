@@ -27,7 +27,6 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use promql_parser::parser::{Expr, VectorSelector};
 use rampart_storage::labels::METRIC_NAME;
 use rampart_storage::{Labels, Matcher};
 use serde::Serialize;
@@ -40,7 +39,7 @@ use super::params::{
 use super::request::{ApiRequest, Params};
 use super::response::{format_value, write_labels, write_str, write_timestamp, ApiError, ApiSuccess};
 use super::AppState;
-use crate::promql::storage::{federate, selector_matchers, with_tenant_label, TENANT_LABEL};
+use crate::promql::storage::{federate, selector_matchers, vector_selectors, with_tenant_label, TENANT_LABEL};
 use crate::tenant::TenantId;
 
 /// The warning of a result cut short by `limit`.
@@ -272,8 +271,7 @@ async fn find_exemplars(state: &AppState, req: ApiRequest, text: String) -> Resu
         return Err(ApiError::bad_data("end timestamp must not be before start timestamp"));
     }
     let expr = crate::promql::parse(&text).map_err(|e| ApiError::bad_data(e.message()))?;
-    let mut selectors = Vec::new();
-    collect_selectors(&expr, &mut selectors);
+    let selectors = vector_selectors(&expr);
     if selectors.is_empty() {
         return Ok(ApiSuccess::no_content());
     }
@@ -315,27 +313,4 @@ async fn find_exemplars(state: &AppState, req: ApiRequest, text: String) -> Resu
     }
     data.push(']');
     Ok(ApiSuccess::raw(data))
-}
-
-/// Every vector selector in `expr` (`parser.ExtractSelectors`).
-fn collect_selectors<'a>(expr: &'a Expr, out: &mut Vec<&'a VectorSelector>) {
-    match expr {
-        Expr::VectorSelector(vs) => out.push(vs),
-        Expr::MatrixSelector(m) => out.push(&m.vs),
-        Expr::Aggregate(a) => {
-            collect_selectors(&a.expr, out);
-            if let Some(p) = &a.param {
-                collect_selectors(p, out);
-            }
-        }
-        Expr::Unary(u) => collect_selectors(&u.expr, out),
-        Expr::Binary(b) => {
-            collect_selectors(&b.lhs, out);
-            collect_selectors(&b.rhs, out);
-        }
-        Expr::Paren(p) => collect_selectors(&p.expr, out),
-        Expr::Subquery(s) => collect_selectors(&s.expr, out),
-        Expr::Call(c) => c.args.args.iter().for_each(|a| collect_selectors(a, out)),
-        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
-    }
 }

@@ -12,6 +12,7 @@ use promql_parser::parser::Expr;
 
 use super::access::with_query;
 use super::ast_json;
+use super::exec::Weight;
 use super::params::{nanos_to_ms, parse_duration, parse_limit, parse_time, time_param};
 use super::request::{ApiRequest, Params};
 use super::response::{annotation_strings, query_data, ApiError, ApiSuccess};
@@ -40,9 +41,10 @@ async fn run_instant(state: &AppState, req: ApiRequest, text: String) -> Result<
     let lookback = lookback_param(p)?;
     let expr = promql::parse(&text).map_err(|e| ApiError::invalid_param("query", e.message()))?;
     let exec = &state.queries;
+    let weight = Weight::of(&FederatedStorage::new(&db, &req.tenants), &expr, 1);
     let job_text = text.clone();
     let out = exec
-        .run(exec.timeout(timeout), exec.engine_options(lookback), move |opts| {
+        .run(exec.timeout(timeout), weight, exec.engine_options(lookback), move |opts| {
             let storage = FederatedStorage::new(&db, &req.tenants);
             Engine::new(opts).instant(&storage, &job_text, &expr, t)
         })
@@ -96,10 +98,12 @@ async fn run_range(state: &AppState, req: ApiRequest, text: String) -> Result<Ap
     }
     // The engine works in milliseconds; a sub-millisecond step is one.
     let step_ms = nanos_to_ms(step).max(1);
+    let steps = usize::try_from((end - start) / step_ms + 1).unwrap_or(usize::MAX);
     let exec = &state.queries;
+    let weight = Weight::of(&FederatedStorage::new(&db, &req.tenants), &expr, steps);
     let job_text = text.clone();
     let out = exec
-        .run(exec.timeout(timeout), exec.engine_options(lookback), move |opts| {
+        .run(exec.timeout(timeout), weight, exec.engine_options(lookback), move |opts| {
             let storage = FederatedStorage::new(&db, &req.tenants);
             Engine::new(opts).range(&storage, &job_text, &expr, start, end, step_ms)
         })

@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use prost::Message;
 use rampart_storage::{MatchKind, Matcher};
 
+use super::exec::Weight;
 use super::request::tenant_of;
 use super::AppState;
 use crate::promql::QueryError;
@@ -79,7 +80,8 @@ async fn read(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Vec<
     let exec = &state.queries;
     let max_samples = exec.config().max_samples;
     let opts = exec.engine_options(None);
-    exec.run(exec.timeout(None), opts, move |_| {
+    // Remote read streams raw samples of arbitrary ranges: always heavy.
+    exec.run(exec.timeout(None), Weight::Heavy, opts, move |_| {
         let mut results = Vec::with_capacity(queries.len());
         for ((mint, maxt), matchers) in &queries {
             results.push(select(&db, tenant.as_str(), *mint, *maxt, matchers, max_samples)?);

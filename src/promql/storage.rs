@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use promql_parser::label::{MatchOp, Matcher as ParsedMatcher};
-use promql_parser::parser::VectorSelector;
+use promql_parser::parser::{Expr, VectorSelector};
 use rampart_storage::labels::METRIC_NAME;
 use rampart_storage::{Db, Label, MatchKind, Matcher};
 
@@ -112,6 +112,58 @@ impl<'a> FederatedStorage<'a> {
     pub fn new(db: &'a Db, tenants: &'a [TenantId]) -> Self {
         Self { db, tenants }
     }
+
+    /// An upper bound on the series `vs` selects, from the index alone:
+    /// for each tenant, the shortest postings list of its metric name and
+    /// `label="value"` matchers (see `rampart_storage::Querier::series_bound`).
+    pub fn series_bound(&self, vs: &VectorSelector) -> usize {
+        let name = vs.name.as_deref().map(|n| (METRIC_NAME, n));
+        let equal: Vec<(&str, &str)> = vs
+            .matchers
+            .matchers
+            .iter()
+            .filter(|m| matches!(m.op, MatchOp::Equal) && !m.value.is_empty() && m.name != TENANT_LABEL)
+            .map(|m| (m.name.as_str(), m.value.as_str()))
+            .chain(name)
+            .collect();
+        let unbounded = !vs.matchers.or_matchers.is_empty();
+        self.tenants
+            .iter()
+            .map(|t| {
+                let querier = self.db.querier(t.as_str(), i64::MIN, i64::MAX);
+                querier.series_bound(if unbounded { &[] } else { &equal })
+            })
+            .sum()
+    }
+}
+
+/// Every vector selector in `expr`, matrix selectors' included
+/// (`parser.ExtractSelectors`).
+pub fn vector_selectors(expr: &Expr) -> Vec<&VectorSelector> {
+    fn collect<'a>(expr: &'a Expr, out: &mut Vec<&'a VectorSelector>) {
+        match expr {
+            Expr::VectorSelector(vs) => out.push(vs),
+            Expr::MatrixSelector(m) => out.push(&m.vs),
+            Expr::Aggregate(a) => {
+                collect(&a.expr, out);
+                if let Some(p) = &a.param {
+                    collect(p, out);
+                }
+            }
+            Expr::Unary(u) => collect(&u.expr, out),
+            Expr::Binary(b) => {
+                collect(&b.lhs, out);
+                collect(&b.rhs, out);
+            }
+            Expr::Paren(p) => collect(&p.expr, out),
+            Expr::Subquery(s) => collect(&s.expr, out),
+            Expr::Call(c) => c.args.args.iter().for_each(|a| collect(a, out)),
+            Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+        }
+    }
+    let mut out = Vec::new();
+    collect(expr, &mut out);
+    out
 }
 
 /// The tenants of a read that `matchers` select, each with the matchers

@@ -336,6 +336,23 @@ impl Querier<'_> {
         Ok(out)
     }
 
+    /// An upper bound on the number of series [`Self::select`] returns for
+    /// matchers that include `name="value"` for each `(name, value)` of
+    /// `equal` (other matchers can only narrow the answer): the shortest
+    /// postings list among them, or all the tenant's series when `equal` is
+    /// empty. Index lookups only, without building an id list; values must
+    /// be non-empty, since `name=""` also matches series without `name`.
+    pub fn series_bound(&self, equal: &[(&str, &str)]) -> usize {
+        let Some(tenant) = self.tenant else { return 0 };
+        let index = self.db.persist.label_index().read();
+        let Some(view) = index.tenant(tenant) else { return 0 };
+        equal
+            .iter()
+            .map(|(name, value)| view.values(name).and_then(|values| values.get(*value)).map_or(0, Vec::len))
+            .min()
+            .unwrap_or_else(|| view.series_count())
+    }
+
     /// Metadata of the tenant, optionally of one metric family.
     pub fn metadata(&self, metric: Option<&str>) -> Result<Vec<Metadata>> {
         let Some(tenant) = self.tenant else { return Ok(Vec::new()) };

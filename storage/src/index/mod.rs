@@ -153,6 +153,11 @@ impl<'a> TenantView<'a> {
     pub(crate) fn labels(&self, id: u64) -> Labels {
         Labels::from_sorted(self.pairs(id).map(|(n, v)| Label::new(n, v)).collect())
     }
+
+    /// Number of the tenant's series.
+    pub(crate) fn series_count(&self) -> usize {
+        self.series.labels.len()
+    }
 }
 
 #[cfg(test)]
