@@ -45,7 +45,7 @@ use crate::chunkenc::{self, Encoding};
 use crate::db::{dir_size, Db};
 use crate::error::Result;
 use crate::head::series::HeadChunk;
-use crate::index::{Presence, SpanTable};
+use crate::index::{PartitionRead, Presence, SpanTable};
 use crate::labels::{Label, Labels};
 use crate::matcher::Matcher;
 use crate::model::{Exemplar, Metadata, Sample};
@@ -232,7 +232,7 @@ impl Querier<'_> {
             let index = self.db.persist.label_index().read();
             let Some(view) = index.tenant(tenant) else { return Ok(Vec::new()) };
             let spans = self.db.persist.chunk_spans().read();
-            let mut located: Vec<(u64, Labels, HeadData, Vec<i64>)> = Vec::new();
+            let mut located: Vec<(u64, Labels, HeadData, Vec<PartitionRead>)> = Vec::new();
             // Every located series' label pairs, borrowed from the index.
             let mut pairs: Vec<(&str, &str)> = Vec::new();
             let mut pair_ranges: Vec<Range<usize>> = Vec::new();
@@ -394,15 +394,14 @@ impl Querier<'_> {
 
     /// A series' data in the range: `head` (read before `reader` opens a
     /// partition: a chunk flushed meanwhile is then seen twice, and merged,
-    /// never missed) and its persisted chunks in the partitions starting at
-    /// `partitions`.
+    /// never missed) and its persisted chunks read as `partitions` say.
     fn series_samples(
         &self,
         reader: &mut ChunkReader<'_>,
         id: u64,
         labels: Labels,
         (head_chunks, loose): HeadData,
-        partitions: &[i64],
+        partitions: &[PartitionRead],
     ) -> Result<SeriesSamples> {
         let mut chunks = Vec::with_capacity(head_chunks.len() + 1);
         reader.read(id, partitions, &mut chunks)?;
@@ -444,9 +443,9 @@ impl Querier<'_> {
         match spans.presence(tenant, id, mint, maxt) {
             Presence::Present => Ok(true),
             Presence::Absent => Ok(false),
-            Presence::Unsure(starts) => {
+            Presence::Unsure(reads) => {
                 let mut chunks = Vec::new();
-                reader.read(id, &starts, &mut chunks)?;
+                reader.read(id, &reads, &mut chunks)?;
                 Ok(!chunks.is_empty())
             }
         }

@@ -269,6 +269,37 @@ fn a_range_in_a_gap_between_chunks_of_one_partition_holds_no_data() {
 }
 
 #[test]
+fn reads_of_the_last_minutes_skip_earlier_chunks_but_not_a_long_one_that_reaches_them() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut opts = options(dir.path());
+    opts.head_chunk_samples = 5;
+    opts.out_of_order_window = Duration::from_millis(HOUR as u64);
+    let minute = 60_000;
+    let db = Db::open(opts.clone()).expect("open");
+    // Twelve 5-minute chunks in partition [0, 1h), then two samples written
+    // out of order, 30 s after minutes 2 and 57: one chunk 55 minutes long.
+    let in_order: Vec<Sample> = (0..60).map(|m| Sample::new(m * minute, m as f64)).collect();
+    append(&db, "default", &up("a"), &in_order);
+    let late = [Sample::new(2 * minute + 30_000, -2.0), Sample::new(57 * minute + 30_000, -57.0)];
+    let r = append(&db, "default", &up("a"), &late);
+    assert!(r.rejections.is_empty(), "{:?}", r.rejections);
+    let check = |db: &Db, stage: &str| {
+        let last = read(db, "default", 57 * minute, 58 * minute);
+        let times: Vec<i64> = last[0].1.iter().map(|(t, _)| *t).collect();
+        assert_eq!(times, [57 * minute, 57 * minute + 30_000, 58 * minute], "{stage}: the long chunk is read");
+        let first = read(db, "default", 0, 3 * minute);
+        assert_eq!(first[0].1.len(), 5, "{stage}: minutes 0-3 and the sample after minute 2");
+        assert_eq!(read(db, "default", 0, HOUR)[0].1.len(), 62, "{stage}: every sample read");
+    };
+    check(&db, "head");
+    db.flush_head(true).expect("flush");
+    check(&db, "persisted");
+    drop(db);
+    let db = Db::open(opts).expect("reopen");
+    check(&db, "reopened");
+}
+
+#[test]
 fn select_returns_series_in_label_order_with_every_sample_from_chunks_and_head() {
     let dir = tempfile::tempdir().expect("tmp");
     let db = Db::open(options(dir.path())).expect("open");

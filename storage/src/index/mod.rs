@@ -39,7 +39,7 @@ use crate::labels::{Label, Labels};
 use crate::matcher::Matcher;
 
 pub(crate) use postings::ValuePostings;
-pub(crate) use spans::{ChunkSpans, Presence, Span, SpanTable};
+pub(crate) use spans::{ChunkSpans, PartitionRead, Presence, Span, SpanTable};
 use symbols::{Symbol, Symbols};
 
 /// One tenant's series: their postings and labels.

@@ -13,6 +13,13 @@
 //! scrapes leave gaps of one scrape interval between chunks, so only ranges
 //! shorter than that are ever unsure.
 //!
+//! The span also keeps `max_len`, the longest `max_t - min_t` of those
+//! chunks, so that a read of `[mint, maxt]` starts at the first chunk with
+//! a min time of at least `mint - max_len` ([`PartitionRead`]): every
+//! chunk before it ends before the range. An instant query at the end of a
+//! day-long partition reads the last chunk or two of each series, not all
+//! of them.
+//!
 //! `max_gap` is exact for spans built from chunks in time order and an upper
 //! bound otherwise: joining two spans takes the larger of their gaps and
 //! the distance between them, which no gap of the joined chunks can exceed
@@ -32,7 +39,7 @@
 //! marked unknown: every series may have chunks there, so readers read its
 //! chunks (and meet the damage) instead of missing its data silently.
 //!
-//! Memory: 32 bytes per series and partition holding it (sorted vectors,
+//! Memory: 40 bytes per series and partition holding it (sorted vectors,
 //! no per-entry allocation).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -49,12 +56,14 @@ pub(crate) struct Span {
     /// At least the longest run of milliseconds in `[min_t, max_t]` that no
     /// chunk covers; 0 when the chunks leave no gap.
     pub max_gap: i64,
+    /// At least the longest `max_t - min_t` of one chunk.
+    pub max_len: i64,
 }
 
 impl Span {
     /// The span of one chunk.
     pub(crate) fn chunk(min_t: i64, max_t: i64) -> Span {
-        Span { min_t, max_t, max_gap: 0 }
+        Span { min_t, max_t, max_gap: 0, max_len: max_t.saturating_sub(min_t) }
     }
 
     /// The span of the chunks of both spans.
@@ -65,6 +74,7 @@ impl Span {
             min_t: first.min_t,
             max_t: first.max_t.max(last.max_t),
             max_gap: first.max_gap.max(last.max_gap).max(between),
+            max_len: first.max_len.max(last.max_len),
         }
     }
 
@@ -83,6 +93,25 @@ impl Span {
     }
 }
 
+/// A partition to read a series' chunks from for a range, and the least
+/// chunk min time worth reading there: chunks that start before `from_t`
+/// end before the range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PartitionRead {
+    /// The partition's start.
+    pub start: i64,
+    /// The range's start less the longest chunk's length (`i64::MIN` when
+    /// unknown).
+    pub from_t: i64,
+}
+
+impl PartitionRead {
+    /// A read of every chunk of partition `start`.
+    pub(crate) fn whole(start: i64) -> Self {
+        Self { start, from_t: i64::MIN }
+    }
+}
+
 /// Whether a series' persisted chunks overlap a time range.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Presence {
@@ -92,7 +121,7 @@ pub(crate) enum Presence {
     Absent,
     /// The span of the series in these partitions strictly contains the
     /// range: read the chunks there to decide.
-    Unsure(Vec<i64>),
+    Unsure(Vec<PartitionRead>),
 }
 
 /// Spans of one tenant in one partition, sorted by series id.
@@ -217,29 +246,33 @@ impl SpanTable {
 
     /// Whether a series' persisted chunks overlap `[mint, maxt]`.
     pub(crate) fn presence(&self, tenant: u32, series: u64, mint: i64, maxt: i64) -> Presence {
-        let mut unsure = Vec::new();
-        for (start, span) in self.overlapping(tenant, series, mint, maxt) {
-            if span.is_some_and(|s| s.proves_data_in(mint, maxt)) {
-                return Presence::Present;
-            }
-            unsure.push(start);
+        if self
+            .overlapping(tenant, series, mint, maxt)
+            .any(|(_, span)| span.is_some_and(|s| s.proves_data_in(mint, maxt)))
+        {
+            return Presence::Present;
         }
-        if unsure.is_empty() {
-            Presence::Absent
-        } else {
-            unsure.sort_unstable();
-            unsure.dedup();
-            Presence::Unsure(unsure)
+        match self.partitions_of(tenant, series, mint, maxt) {
+            reads if reads.is_empty() => Presence::Absent,
+            reads => Presence::Unsure(reads),
         }
     }
 
-    /// Starts of the partitions where a series' chunks may overlap
-    /// `[mint, maxt]`, ascending: the only partitions worth reading for it.
-    pub(crate) fn partitions_of(&self, tenant: u32, series: u64, mint: i64, maxt: i64) -> Vec<i64> {
-        let mut starts: Vec<i64> = self.overlapping(tenant, series, mint, maxt).map(|(start, _)| start).collect();
-        starts.sort_unstable();
-        starts.dedup();
-        starts
+    /// The partitions where a series' chunks may overlap `[mint, maxt]`,
+    /// ascending, each with where its reading starts: the only chunks
+    /// worth reading for it.
+    pub(crate) fn partitions_of(&self, tenant: u32, series: u64, mint: i64, maxt: i64) -> Vec<PartitionRead> {
+        let mut reads: Vec<PartitionRead> = self
+            .overlapping(tenant, series, mint, maxt)
+            .map(|(start, span)| match span {
+                Some(span) => PartitionRead { start, from_t: mint.saturating_sub(span.max_len) },
+                None => PartitionRead::whole(start),
+            })
+            .collect();
+        // A partition both known and marked unknown is read whole.
+        reads.sort_unstable_by_key(|r| (r.start, r.from_t));
+        reads.dedup_by_key(|r| r.start);
+        reads
     }
 
     /// Approximate heap bytes held.
@@ -259,6 +292,10 @@ mod tests {
         Span::chunk(min_t, max_t)
     }
 
+    fn read(start: i64, from_t: i64) -> PartitionRead {
+        PartitionRead { start, from_t }
+    }
+
     #[test]
     fn presence_is_decided_by_span_ends_and_unsure_inside_a_span() {
         let spans = ChunkSpans::new(P);
@@ -267,16 +304,17 @@ mod tests {
         assert_eq!(t.presence(1, 7, 0, 99), Presence::Absent);
         assert_eq!(t.presence(1, 7, 50, 150), Presence::Present, "the span's start is in the range");
         assert_eq!(t.presence(1, 7, 650, 1050), Presence::Present, "a span's end is in the range");
-        assert_eq!(t.presence(1, 7, 150, 250), Presence::Unsure(vec![0]), "the two chunks share one span");
-        assert_eq!(t.presence(1, 7, 300, 400), Presence::Unsure(vec![0]), "inside the span, maybe a gap");
-        assert_eq!(t.presence(1, 7, 201, 599), Presence::Unsure(vec![0]), "exactly the gap");
+        // Chunks are at most 100 ms long: reads start 100 ms before the range.
+        assert_eq!(t.presence(1, 7, 150, 250), Presence::Unsure(vec![read(0, 50)]), "the two chunks share one span");
+        assert_eq!(t.presence(1, 7, 300, 400), Presence::Unsure(vec![read(0, 200)]), "inside the span, maybe a gap");
+        assert_eq!(t.presence(1, 7, 201, 599), Presence::Unsure(vec![read(0, 101)]), "exactly the gap");
         assert_eq!(t.presence(1, 7, 200, 599), Presence::Present, "one longer than the gap");
         assert_eq!(t.presence(1, 7, 300, 699), Presence::Present, "longer than the gap between the chunks");
         assert_eq!(t.presence(1, 7, 701, 999), Presence::Absent);
         assert_eq!(t.presence(2, 7, 0, 2000), Presence::Absent, "another tenant");
         assert_eq!(t.presence(1, 8, 0, 2000), Presence::Absent, "another series");
-        assert_eq!(t.partitions_of(1, 7, 0, 2000), [0, 1000]);
-        assert_eq!(t.partitions_of(1, 7, 1050, 2000), [1000]);
+        assert_eq!(t.partitions_of(1, 7, 0, 2000), [read(0, -100), read(1000, -100)]);
+        assert_eq!(t.partitions_of(1, 7, 1050, 2000), [read(1000, 950)]);
     }
 
     /// The longest run of milliseconds inside the chunks' span that no
@@ -302,7 +340,8 @@ mod tests {
     proptest::proptest! {
         /// Chunks added in any order and grouping: `Present` and `Absent`
         /// are never wrong; the gap bound is exact when chunks come in time
-        /// order and never too small otherwise.
+        /// order and never too small otherwise; a read skips only chunks
+        /// that end before the range.
         #[test]
         fn presence_never_contradicts_the_chunks(
             chunks in proptest::collection::vec((0i64..1000, 0i64..120), 1..7),
@@ -331,7 +370,16 @@ mod tests {
                     match spans.read().presence(1, 7, mint, maxt) {
                         Presence::Present => proptest::prop_assert!(holds, "{:?} in {}..={}", chunks, mint, maxt),
                         Presence::Absent => proptest::prop_assert!(!holds, "{:?} in {}..={}", chunks, mint, maxt),
-                        Presence::Unsure(starts) => proptest::prop_assert_eq!(starts, vec![0]),
+                        Presence::Unsure(reads) => {
+                            proptest::prop_assert_eq!(reads.len(), 1);
+                            proptest::prop_assert_eq!(reads[0].start, 0);
+                        }
+                    }
+                    for r in spans.read().partitions_of(1, 7, mint, maxt) {
+                        let skipped = chunks.iter().filter(|&&(min_t, _)| min_t < r.from_t);
+                        for &(min_t, max_t) in skipped {
+                            proptest::prop_assert!(max_t < mint, "({}, {}) skipped for {}..={}", min_t, max_t, mint, maxt);
+                        }
                     }
                 }
                 if len >= gap {
@@ -365,9 +413,9 @@ mod tests {
         spans.mark_unknown(1000);
         let t = spans.read();
         assert_eq!(t.presence(1, 1, 0, 1500), Presence::Present);
-        assert_eq!(t.presence(1, 2, 0, 1500), Presence::Unsure(vec![1000]));
+        assert_eq!(t.presence(1, 2, 0, 1500), Presence::Unsure(vec![PartitionRead::whole(1000)]));
         assert_eq!(t.presence(1, 2, 0, 999), Presence::Absent);
-        assert_eq!(t.partitions_of(1, 1, 0, 1500), [0, 1000]);
+        assert_eq!(t.partitions_of(1, 1, 0, 1500), [read(0, -10), PartitionRead::whole(1000)]);
         drop(t);
         spans.drop_partition(1000);
         assert_eq!(spans.read().presence(1, 2, 0, 1500), Presence::Absent);

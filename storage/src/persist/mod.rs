@@ -45,7 +45,7 @@ use rocksdb::{
 };
 
 use crate::error::{Error, Result};
-use crate::index::{ChunkSpans, LabelIndex, Span};
+use crate::index::{ChunkSpans, LabelIndex, PartitionRead, Span};
 use crate::labels::Labels;
 use crate::manifest::ManifestHead;
 use crate::tombstone::{Tombstone, Tombstones};
@@ -168,17 +168,19 @@ pub(crate) struct ChunkReader<'a> {
 }
 
 impl ChunkReader<'_> {
-    /// Appends the chunks of `series` in the partitions starting at
-    /// `starts` (ascending) to `out`, in partition and then min-time order.
-    /// Reading series in ascending id order is fastest.
-    pub(crate) fn read(&mut self, series: u64, starts: &[i64], out: &mut Vec<StoredChunk>) -> Result<()> {
+    /// Appends the chunks of `series` in the partitions of `reads`
+    /// (ascending), from each read's `from_t` on, to `out`, in partition
+    /// and then min-time order. Reading series in ascending id order is
+    /// fastest.
+    pub(crate) fn read(&mut self, series: u64, reads: &[PartitionRead], out: &mut Vec<StoredChunk>) -> Result<()> {
         debug_assert!(self.series.contains(&series), "series {series} outside the reader's {:?}", self.series);
         let Self { persist, tenant, series: range, mint, maxt, cursors } = self;
-        for &start in starts {
-            let cursor =
-                cursors.entry(start).or_insert_with(|| persist.partition_cursor(start, *tenant, range, *mint, *maxt));
+        for read in reads {
+            let cursor = cursors
+                .entry(read.start)
+                .or_insert_with(|| persist.partition_cursor(read.start, *tenant, range, *mint, *maxt));
             if let Some(cursor) = cursor {
-                cursor.read(series, out)?;
+                cursor.read(series, read.from_t, out)?;
             }
         }
         Ok(())
@@ -209,9 +211,11 @@ impl PartitionCursor<'_> {
     const MAX_SKIPPED_KEYS: usize = 4;
 
     /// Appends the chunks of `series` that overlap the range to `out`, in
-    /// min-time order.
-    fn read(&mut self, series: u64, out: &mut Vec<StoredChunk>) -> Result<()> {
-        self.position_at(series)?;
+    /// min-time order, starting at its first chunk with a min time of at
+    /// least `from_t` (the caller knows the ones before end before the
+    /// range).
+    fn read(&mut self, series: u64, from_t: i64, out: &mut Vec<StoredChunk>) -> Result<()> {
+        self.position_at(series, from_t)?;
         self.last_read = Some(series);
         while let Some((k, v)) = self.it.item() {
             let (tenant, key_series, min_t) = keys::parse_chunk_key(k)?;
@@ -233,22 +237,22 @@ impl PartitionCursor<'_> {
         self.it.status().map_err(Error::rocks("read chunks"))
     }
 
-    /// Moves the iterator to the first key at or after `series`' first
-    /// chunk: forward from the series read last when it is just behind,
-    /// by a seek otherwise.
-    fn position_at(&mut self, series: u64) -> Result<()> {
-        let prefix = keys::series_prefix(self.tenant, series);
+    /// Moves the iterator to the first key at or after `series`' chunk
+    /// starting at `from_t`: forward from the series read last when it is
+    /// just behind, by a seek otherwise.
+    fn position_at(&mut self, series: u64, from_t: i64) -> Result<()> {
+        let target = keys::chunk_key(self.tenant, series, from_t);
         if self.last_read.is_some_and(|last| last < series) {
             for _ in 0..Self::MAX_SKIPPED_KEYS {
                 match self.it.key() {
                     None => return Ok(()),
-                    Some(k) if k >= prefix.as_slice() => return Ok(()),
+                    Some(k) if k >= target.as_slice() => return Ok(()),
                     Some(_) => self.it.next(),
                 }
             }
             self.it.status().map_err(Error::rocks("read chunks"))?;
         }
-        self.it.seek(prefix);
+        self.it.seek(target);
         Ok(())
     }
 }
@@ -774,10 +778,15 @@ impl Persist {
     /// Persisted chunks of one series overlapping `[mint, maxt]`, in
     /// partition and then min-time order.
     pub fn series_chunks(&self, tenant: u32, series: u64, mint: i64, maxt: i64) -> Result<Vec<StoredChunk>> {
-        let starts: Vec<i64> =
-            self.partitions.read().values().filter(|p| p.end > mint && p.start <= maxt).map(|p| p.start).collect();
+        let reads: Vec<PartitionRead> = self
+            .partitions
+            .read()
+            .values()
+            .filter(|p| p.end > mint && p.start <= maxt)
+            .map(|p| PartitionRead::whole(p.start))
+            .collect();
         let mut out = Vec::new();
-        self.chunk_reader(tenant, series..=series, mint, maxt).read(series, &starts, &mut out)?;
+        self.chunk_reader(tenant, series..=series, mint, maxt).read(series, &reads, &mut out)?;
         Ok(out)
     }
 
