@@ -23,13 +23,34 @@ use rampart::{backup_cmd, credentials, relay, rules, server, telemetry, tls, tsd
 /// second still hands memory back to the OS soon after a burst.
 const ALLOCATOR_PURGE_DELAY_MS: std::ffi::c_long = 1000;
 
-/// `mi_option_purge_delay` in mimalloc's `mi_option_t` (`mimalloc.h`).
+/// `mi_option_purge_delay` and `mi_option_allow_thp` in mimalloc's
+/// `mi_option_t` (`mimalloc.h`).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 
+/// Tunes the allocator before anything else runs. Each setting yields to
+/// its `MIMALLOC_*` environment variable.
+///
+/// Transparent huge pages are turned off for the process (as
+/// `MIMALLOC_ALLOW_THP=0` would): with them, the first touch of fresh heap
+/// memory zeroes a whole 2 MiB page, and the store under a relay's load
+/// spent 18% of its CPU in page faults. Without them the store used 9%
+/// less CPU for the same writes and queries were no slower.
 fn tune_allocator() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets a documented mimalloc option; any value is valid.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, ALLOCATOR_PURGE_DELAY_MS) }
+    }
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+        // SAFETY: as above.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 0) }
+        // mimalloc applies the option when it starts, before `main`; this
+        // does what it would have done.
+        #[cfg(target_os = "linux")]
+        // SAFETY: PR_SET_THP_DISABLE takes no pointers.
+        unsafe {
+            libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        }
     }
 }
 
