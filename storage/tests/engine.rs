@@ -37,6 +37,18 @@ fn up(job: &str) -> Labels {
     Labels::from_pairs([("__name__", "up"), ("job", job)])
 }
 
+/// Runs `check` on data in the head, after a flush and after a reopen;
+/// returns the reopened store.
+fn check_through_flush_and_reopen(db: Db, opts: Options, check: impl Fn(&Db, &str)) -> Db {
+    check(&db, "head");
+    db.flush_head(true).expect("flush");
+    check(&db, "persisted");
+    drop(db);
+    let db = Db::open(opts).expect("reopen");
+    check(&db, "reopened");
+    db
+}
+
 #[test]
 fn data_survives_restart_before_and_after_a_flush_bit_exact() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -252,12 +264,7 @@ fn a_range_in_a_gap_between_chunks_of_one_partition_holds_no_data() {
         assert!(read(db, "default", 10 * minute, 30 * minute).is_empty(), "{stage}: select in the gap");
         assert_eq!(read(db, "default", 0, HOUR)[0].1.len(), 10, "{stage}: every sample read");
     };
-    check(&db, "head");
-    db.flush_head(true).expect("flush");
-    check(&db, "persisted");
-    drop(db);
-    let db = Db::open(opts).expect("reopen");
-    check(&db, "reopened");
+    let db = check_through_flush_and_reopen(db, opts, check);
     // Deleting minutes 40-44 leaves the series without data in [30m, 1h],
     // before and after compaction removes the samples.
     db.delete_series("default", &[Matcher::equal("job", "a")], 40 * minute, 44 * minute, "test").expect("delete");
@@ -291,12 +298,7 @@ fn reads_of_the_last_minutes_skip_earlier_chunks_but_not_a_long_one_that_reaches
         assert_eq!(first[0].1.len(), 5, "{stage}: minutes 0-3 and the sample after minute 2");
         assert_eq!(read(db, "default", 0, HOUR)[0].1.len(), 62, "{stage}: every sample read");
     };
-    check(&db, "head");
-    db.flush_head(true).expect("flush");
-    check(&db, "persisted");
-    drop(db);
-    let db = Db::open(opts).expect("reopen");
-    check(&db, "reopened");
+    check_through_flush_and_reopen(db, opts, check);
 }
 
 #[test]

@@ -35,8 +35,8 @@
 
 use std::fmt;
 
-use promql_parser::parser::{Expr, VectorSelector};
-use rampart::promql::storage::selector_matchers;
+use promql_parser::parser::Expr;
+use rampart::promql::storage::{selector_matchers, vector_selectors};
 use rampart_storage::Labels;
 
 /// Functions upstream gates behind `--enable-feature=promql-experimental-functions`
@@ -216,9 +216,7 @@ pub fn classify(query: &str, expr: Option<&Expr>, expects_histogram: bool, data:
 /// True when a selector of the query matches `labels`.
 fn touches(expr: Option<&Expr>, tokens: &[Token<'_>], labels: &Labels) -> bool {
     if let Some(expr) = expr {
-        let mut selectors = Vec::new();
-        collect_selectors(expr, &mut selectors);
-        let matched: Option<bool> = selectors
+        let matched: Option<bool> = vector_selectors(expr)
             .iter()
             .map(|vs| selector_matchers(vs).ok().map(|ms| ms.iter().all(|m| m.matches_labels(labels))))
             .try_fold(false, |any, m| m.map(|m| any || m));
@@ -232,30 +230,6 @@ fn touches(expr: Option<&Expr>, tokens: &[Token<'_>], labels: &Labels) -> bool {
         Tok::Str(s) => t.in_braces && s == name,
         _ => false,
     })
-}
-
-/// Every vector selector of the expression, including those of matrix
-/// selectors and inside subqueries.
-pub fn collect_selectors<'a>(e: &'a Expr, out: &mut Vec<&'a VectorSelector>) {
-    match e {
-        Expr::Aggregate(a) => {
-            if let Some(p) = &a.param {
-                collect_selectors(p, out);
-            }
-            collect_selectors(&a.expr, out);
-        }
-        Expr::Unary(u) => collect_selectors(&u.expr, out),
-        Expr::Binary(b) => {
-            collect_selectors(&b.lhs, out);
-            collect_selectors(&b.rhs, out);
-        }
-        Expr::Paren(p) => collect_selectors(&p.expr, out),
-        Expr::Subquery(s) => collect_selectors(&s.expr, out),
-        Expr::VectorSelector(vs) => out.push(vs),
-        Expr::MatrixSelector(ms) => out.push(&ms.vs),
-        Expr::Call(c) => c.args.args.iter().for_each(|a| collect_selectors(a, out)),
-        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
-    }
 }
 
 // ---- tokens ---------------------------------------------------------------
