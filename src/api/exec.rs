@@ -103,9 +103,10 @@ impl QueryExecutor {
     }
 
     /// Runs `job` once a slot is free, where its `weight` says, giving it
-    /// `opts` with the time left of `timeout` after waiting. Waiting past the deadline is `query
-    /// timed out in query queue`, finishing past it `query timed out in
-    /// expression evaluation` (Prometheus's texts).
+    /// `opts` with the time left of `timeout` after waiting. Waiting past
+    /// the deadline is `query timed out in query queue`, finishing past it
+    /// `query timed out in expression evaluation` (Prometheus's texts). A
+    /// job that panics is an internal error, not a dropped connection.
     pub async fn run<T, F>(
         &self,
         timeout: Duration,
@@ -126,9 +127,14 @@ impl QueryExecutor {
         if opts.timeout.is_zero() {
             return Err(QueryError::Timeout("query timed out in query queue".into()));
         }
+        let guarded = || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(opts))).unwrap_or_else(|panic| {
+                Err(QueryError::Internal(format!("query evaluation failed: {}", panic_text(&*panic))))
+            })
+        };
         let result = match weight {
-            Weight::Light => job(opts),
-            Weight::Heavy => tokio::task::block_in_place(|| job(opts)),
+            Weight::Light => guarded(),
+            Weight::Heavy => tokio::task::block_in_place(guarded),
         };
         drop(permit);
         if Instant::now() > deadline {
@@ -136,6 +142,15 @@ impl QueryExecutor {
         }
         result
     }
+}
+
+/// The message of a caught panic.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("panic")
 }
 
 /// Runs the storage reads of a call that goes to disk but is not a query
@@ -237,6 +252,10 @@ mod tests {
         assert_eq!(queued, Err(QueryError::Timeout("query timed out in query queue".into())));
         tx.send(()).expect("release");
         assert_eq!(busy.await.expect("join"), Ok(()));
+
+        let panicked =
+            e.run(Duration::from_secs(1), Weight::Light, opts.clone(), |_| -> Result<(), _> { panic!("boom") });
+        assert_eq!(panicked.await, Err(QueryError::Internal("query evaluation failed: boom".into())));
 
         let slow = e
             .run(Duration::from_millis(50), Weight::Heavy, opts, |_| {
